@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The daemon's state: schema, datastores, journal, sessions, transactions, the commit lock
+ * and the start phase. One instance, owned by main.c, reached by every module through a
+ * pointer (no globals), and touched only from the event loop (ev.h): single-threaded.
+ *
+ * Running and the change in flight: while a transaction is prepared (it holds the commit lock
+ * and its change is applied to running in place, through its mutation log), the tree can be
+ * shown either with or without that change. core_running() gives every reader the state it
+ * must see: the holder sees its change, everybody else the committed state (the log is
+ * toggled, dlog.h). After the commit the change is simply there.
+ */
+#ifndef CHORUS_CORE_H
+#define CHORUS_CORE_H
+
+#include <libyang/libyang.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "cfg.h"
+#include "common/cerr.h"
+#include "common/log.h"
+#include "edit.h"
+#include "ev.h"
+
+struct sess;
+struct txn;
+struct jnl;
+struct rb;
+struct val;
+struct schema;
+struct ipc;
+
+/* Somebody waiting for a start phase (wait-start). */
+struct phase_waiter {
+    int phase;
+    void (*cb)(void *arg);
+    void *arg;
+    struct phase_waiter *next;
+};
+
+struct core {
+    struct cfg *cfg;
+    struct schema *schema;
+    struct ly_ctx *ctx;
+    struct val *val;
+    struct ev *ev;
+    struct jnl *jnl;
+    struct rb *rb; /* NULL when rollback files are disabled */
+    struct ipc *ipc;
+
+    /* datastores */
+    struct lyd_node *running; /* first top-level node */
+    uint64_t txid;            /* last committed transaction of running */
+    struct ed *cand;          /* the candidate's changes against running; NULL if disabled */
+    uint32_t cand_writer;     /* session that last wrote the candidate (0: nobody) */
+    struct lyd_node *startup; /* the startup datastore when enabled */
+    struct lyd_node *oper;    /* operational (config false) data written by applications */
+
+    /* the commit lock */
+    struct txn *holder;  /* transaction inside the commit sequence, NULL when free */
+    struct txn *waiters; /* transactions waiting for it, FIFO (txn->wnext) */
+
+    /* transactions and sessions */
+    struct txn *txns; /* all open transactions */
+    uint32_t next_th;
+    struct txn *init; /* the init transaction until phase 1 */
+    struct sess *sys; /* the daemon's own session (init transaction) */
+    struct sess *sessions;
+    uint32_t nsessions;
+    uint32_t next_usid;
+    struct sess *locks[5]; /* datastore locks, by enum chorus_db */
+
+    /* start phases */
+    int phase;
+    struct phase_waiter *phase_waiters;
+    bool stopping;
+    time_t started;
+    uint64_t started_ms;
+};
+
+/* Make running show what @p t must see (its own prepared change, or the committed state). */
+void core_running(struct core *c, const struct txn *t);
+
+/* Move to start phase @p phase (current + 1). Entering phase 1 commits the init transaction
+ * (synchronously: nothing else can hold the commit lock in phase 0). */
+enum chorus_err core_start_phase(struct core *c, int phase, struct cerr **e);
+
+/* Call @p cb when the phase reaches @p phase (at once if it has). Returns the waiter (to
+ * cancel it) or NULL if called at once or out of memory (then *ret_done tells). */
+struct phase_waiter *core_wait_phase(struct core *c, int phase, void (*cb)(void *), void *arg,
+                                     bool *ret_done);
+void core_cancel_wait(struct core *c, struct phase_waiter *w);
+
+/* The status document (JSON), malloc'd. */
+char *core_status_json(struct core *c);
+
+/* Stop the daemon after the current turn of the event loop. */
+void core_stop(struct core *c);
+
+/* Maybe start journal compaction (after a commit, with the commit lock free). */
+void core_maybe_compact(struct core *c);
+
+#endif

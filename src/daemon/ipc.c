@@ -1,0 +1,1093 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The IPC server; see ipc.h and docs/protocol.md. */
+#include "ipc.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <libyang/version.h>
+
+#include "common/util.h"
+#include "proto/proto.h"
+#include "rb.h"
+#include "schema.h"
+#include "sess.h"
+#include "txn.h"
+
+#define READ_CHUNK (256 * 1024)
+
+struct iconn {
+    struct ipc *ipc;
+    int fd;
+    char peer[80];
+    struct buf in, out;
+    bool hello;
+    struct sess *sess;
+    bool busy; /* a request waits for an asynchronous completion */
+    uint16_t pend_op;
+    uint32_t pend_reqid;
+    struct phase_waiter *pw;
+    bool processing; /* inside process() */
+    bool closing;    /* close once the output is written */
+    bool dead;       /* closed; freed at the end of the event */
+    struct iconn *next;
+};
+
+struct ipc {
+    struct core *c;
+    int tcp_fd, unix_fd;
+    struct iconn *conns;
+    unsigned nconns;
+};
+
+enum { DONE = 0, PENDING = 1 };
+
+/* ---- output ---- */
+
+static void conn_close(struct iconn *k);
+
+static void
+flush(struct iconn *k)
+{
+    while (k->out.len) {
+        ssize_t n = write(k->fd, k->out.p, k->out.len);
+
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                break;
+            }
+            conn_close(k);
+            return;
+        }
+        buf_consume(&k->out, (size_t)n);
+    }
+    if (k->out.len) {
+        ev_mod(k->ipc->c->ev, k->fd, EV_WRITE | (k->busy || k->closing ? 0 : EV_READ));
+    } else if (k->closing) {
+        conn_close(k);
+    } else {
+        ev_mod(k->ipc->c->ev, k->fd, k->busy ? 0 : EV_READ);
+    }
+}
+
+static void
+send_error(struct iconn *k, uint16_t op, uint32_t reqid, enum chorus_err code, const struct cerr *e)
+{
+    size_t off = proto_begin(&k->out, op, PF_REPLY | PF_ERROR, reqid);
+
+    if (!e) {
+        proto_put_error(&k->out, code, chorus_strerror(code), NULL, NULL);
+    }
+    for (; e; e = e->next) {
+        proto_put_error(&k->out, e->code, e->msg, e->path, e->apptag);
+    }
+    proto_end(&k->out, off);
+}
+
+static void
+send_error_msg(struct iconn *k, uint16_t op, uint32_t reqid, enum chorus_err code, const char *msg)
+{
+    size_t off = proto_begin(&k->out, op, PF_REPLY | PF_ERROR, reqid);
+
+    proto_put_error(&k->out, code, msg, NULL, NULL);
+    proto_end(&k->out, off);
+}
+
+/* ---- request context ---- */
+
+struct req {
+    struct iconn *k;
+    struct core *c;
+    const struct proto_msg *m;
+    struct buf *out; /* the reply's body goes here (after the header written by dispatch) */
+    struct cerr *err;
+};
+
+#define FAIL(r, code, ...) (cerr_add(&(r)->err, (code), NULL, NULL, __VA_ARGS__), -1)
+
+static int
+need_u32(struct req *r, uint16_t tag, const char *name, uint32_t *v)
+{
+    enum chorus_err rc = proto_get_u32(r->m, tag, v);
+
+    if (rc) {
+        return FAIL(r, rc == CHORUS_ERR_NOTFOUND ? CHORUS_ERR_INVAL : CHORUS_ERR_PROTO, "%s %s",
+                    name, rc == CHORUS_ERR_NOTFOUND ? "is missing" : "is malformed");
+    }
+    return 0;
+}
+
+static int
+need_str(struct req *r, uint16_t tag, const char *name, const char **v)
+{
+    enum chorus_err rc = proto_get_str(r->m, tag, v);
+
+    if (rc) {
+        return FAIL(r, rc == CHORUS_ERR_NOTFOUND ? CHORUS_ERR_INVAL : CHORUS_ERR_PROTO, "%s %s",
+                    name, rc == CHORUS_ERR_NOTFOUND ? "is missing" : "is malformed");
+    }
+    return 0;
+}
+
+/* An optional string: NULL if absent; -1 if malformed. */
+static int
+opt_str(struct req *r, uint16_t tag, const char **v)
+{
+    enum chorus_err rc = proto_get_str(r->m, tag, v);
+
+    if (rc == CHORUS_ERR_NOTFOUND) {
+        *v = NULL;
+        return 0;
+    }
+    return rc ? FAIL(r, CHORUS_ERR_PROTO, "a malformed field (tag %u)", tag) : 0;
+}
+
+static int
+get_txn(struct req *r, struct txn **ret)
+{
+    uint32_t th;
+
+    if (need_u32(r, T_TH, "the transaction handle", &th)) {
+        return -1;
+    }
+    *ret = txn_find(r->c, r->k->sess, th);
+    if (!*ret) {
+        return FAIL(r, CHORUS_ERR_NOTFOUND, "no transaction %u in this session", th);
+    }
+    return 0;
+}
+
+static int
+cerr_fail(struct req *r, struct cerr *e)
+{
+    cerr_move(&r->err, &e);
+    return -1;
+}
+
+/* ---- operations ---- */
+
+static int
+op_hello(struct req *r)
+{
+    uint32_t v;
+    const struct schema *s = r->c->schema;
+
+    if (need_u32(r, T_PROTO_VERSION, "the protocol version", &v)) {
+        return -1;
+    }
+    if (v != CHORUS_PROTO_VERSION) {
+        r->k->closing = true;
+        return FAIL(r, CHORUS_ERR_PROTO, "protocol version %u is not supported (this is %u)", v,
+                    CHORUS_PROTO_VERSION);
+    }
+    r->k->hello = true;
+    proto_put_u32(r->out, T_PROTO_VERSION, CHORUS_PROTO_VERSION);
+    proto_put_str(r->out, T_NAME, "chorusd " CHORUS_VERSION);
+    proto_put_str(r->out, T_LY_VERSION, LY_VERSION);
+    proto_put_data(r->out, T_MODSET, s->digest_hex, strlen(s->digest_hex));
+    return 0;
+}
+
+static int
+op_session_start(struct req *r)
+{
+    const char *user, *ctx, *addr, *groups[64];
+    size_t ng = 0;
+    struct cerr *e = NULL;
+    struct sess *s;
+
+    if (r->k->sess) {
+        return FAIL(r, CHORUS_ERR_EXISTS, "this connection already has session %u", r->k->sess->id);
+    }
+    if (need_str(r, T_USER, "the user", &user) || need_str(r, T_CONTEXT, "the context", &ctx) ||
+        opt_str(r, T_SRCADDR, &addr)) {
+        return -1;
+    }
+    for (size_t i = 0; i < r->m->nf; i++) {
+        if (r->m->f[i].tag != T_GROUP) {
+            continue;
+        }
+        if (ng == 64) {
+            return FAIL(r, CHORUS_ERR_TOOBIG, "at most 64 groups");
+        }
+        if (proto_field_str(&r->m->f[i], &groups[ng++])) {
+            return FAIL(r, CHORUS_ERR_PROTO, "a malformed group");
+        }
+    }
+    if (sess_new(r->c, user, ctx, groups, ng, addr ? addr : r->k->peer, &s, &e)) {
+        return cerr_fail(r, e);
+    }
+    r->k->sess = s;
+    LOG(LL_DEBUG, (&(struct log_tag){s->id, s->user, s->context, 0}), "session started from %s",
+        r->k->peer);
+    proto_put_u32(r->out, T_USID, s->id);
+    return 0;
+}
+
+static int
+op_session_end(struct req *r)
+{
+    sess_end(r->c, r->k->sess);
+    r->k->sess = NULL;
+    return 0;
+}
+
+static int
+op_trans_start(struct req *r)
+{
+    uint32_t db, rw;
+    struct txn *t;
+    struct cerr *e = NULL;
+
+    if (need_u32(r, T_DB, "the datastore", &db) || need_u32(r, T_RW, "the mode", &rw)) {
+        return -1;
+    }
+    if (rw > 1) {
+        return FAIL(r, CHORUS_ERR_INVAL, "the mode is 0 (read-only) or 1 (read-write)");
+    }
+    if (txn_new(r->c, r->k->sess, (enum chorus_db)db, rw, &t, &e)) {
+        return cerr_fail(r, e);
+    }
+    proto_put_u32(r->out, T_TH, t->th);
+    return 0;
+}
+
+static int
+op_attach_init(struct req *r)
+{
+    if (r->c->phase != 0 || !r->c->init) {
+        return FAIL(r, CHORUS_ERR_STATE, "the init transaction exists in start phase 0 only");
+    }
+    proto_put_u32(r->out, T_TH, r->c->init->th);
+    return 0;
+}
+
+static int
+op_trans_finish(struct req *r)
+{
+    struct txn *t;
+
+    if (get_txn(r, &t)) {
+        return -1;
+    }
+    if (!t->is_init) {
+        txn_free(r->c, t);
+    }
+    /* finishing the init transaction only detaches from it */
+    return 0;
+}
+
+static int
+op_get(struct req *r)
+{
+    struct txn *t;
+    const char *path;
+    uint32_t fmt, flags = 0;
+    char *text = NULL;
+    struct cerr *e = NULL;
+
+    if (get_txn(r, &t) || opt_str(r, T_PATH, &path) || need_u32(r, T_FORMAT, "the format", &fmt)) {
+        return -1;
+    }
+    if (proto_get_u32(r->m, T_FLAGS, &flags) == CHORUS_ERR_PROTO) {
+        return FAIL(r, CHORUS_ERR_PROTO, "malformed flags");
+    }
+    if (txn_get(r->c, t, path, (enum chorus_format)fmt, flags, &text, &e)) {
+        return cerr_fail(r, e);
+    }
+    proto_put_data(r->out, T_DATA, text, strlen(text));
+    free(text);
+    return 0;
+}
+
+static int
+op_get_value(struct req *r)
+{
+    struct txn *t;
+    const char *path;
+    char *v = NULL;
+    struct cerr *e = NULL;
+
+    if (get_txn(r, &t) || need_str(r, T_PATH, "the path", &path)) {
+        return -1;
+    }
+    if (txn_get_value(r->c, t, path, &v, &e)) {
+        return cerr_fail(r, e);
+    }
+    proto_put_str(r->out, T_VALUE, v);
+    free(v);
+    return 0;
+}
+
+static int
+op_exists(struct req *r)
+{
+    struct txn *t;
+    const char *path;
+    bool x;
+    struct cerr *e = NULL;
+
+    if (get_txn(r, &t) || need_str(r, T_PATH, "the path", &path)) {
+        return -1;
+    }
+    if (txn_exists(r->c, t, path, &x, &e)) {
+        return cerr_fail(r, e);
+    }
+    proto_put_u32(r->out, T_BOOL, x);
+    return 0;
+}
+
+static int
+op_num_instances(struct req *r)
+{
+    struct txn *t;
+    const char *path;
+    uint64_t n;
+    struct cerr *e = NULL;
+
+    if (get_txn(r, &t) || need_str(r, T_PATH, "the path", &path)) {
+        return -1;
+    }
+    if (txn_count(r->c, t, path, &n, &e)) {
+        return cerr_fail(r, e);
+    }
+    proto_put_u64(r->out, T_COUNT, n);
+    return 0;
+}
+
+static int
+op_write(struct req *r, uint16_t op)
+{
+    struct txn *t;
+    const char *path, *value = NULL;
+    struct cerr *e = NULL;
+    enum chorus_err rc;
+
+    if (get_txn(r, &t) || need_str(r, T_PATH, "the path", &path) ||
+        (op == OP_SET && opt_str(r, T_VALUE, &value))) {
+        return -1;
+    }
+    rc = op == OP_SET      ? txn_set(r->c, t, path, value, &e)
+         : op == OP_CREATE ? txn_create(r->c, t, path, &e)
+                           : txn_delete(r->c, t, path, &e);
+    return rc ? cerr_fail(r, e) : 0;
+}
+
+static int
+op_set(struct req *r)
+{
+    return op_write(r, OP_SET);
+}
+
+static int
+op_create(struct req *r)
+{
+    return op_write(r, OP_CREATE);
+}
+
+static int
+op_delete(struct req *r)
+{
+    return op_write(r, OP_DELETE);
+}
+
+static int
+op_edit(struct req *r)
+{
+    struct txn *t;
+    uint32_t op, fmt;
+    const char *data;
+    size_t len;
+    struct cerr *e = NULL;
+
+    if (get_txn(r, &t) || need_u32(r, T_EDIT_OP, "the edit operation", &op) ||
+        need_u32(r, T_FORMAT, "the format", &fmt)) {
+        return -1;
+    }
+    if (proto_get_data(r->m, T_DATA, &data, &len)) {
+        return FAIL(r, CHORUS_ERR_INVAL, "the data is missing or malformed");
+    }
+    if (txn_edit(r->c, t, (enum chorus_edit_op)op, (enum chorus_format)fmt, data, len, &e)) {
+        return cerr_fail(r, e);
+    }
+    return 0;
+}
+
+static int
+op_validate(struct req *r)
+{
+    struct txn *t;
+    struct cerr *e = NULL;
+
+    if (get_txn(r, &t)) {
+        return -1;
+    }
+    return txn_validate(r->c, t, &e) ? cerr_fail(r, e) : 0;
+}
+
+/* Asynchronous completion of prepare/commit/apply/candidate-commit/rollback-apply. */
+static void process(struct iconn *k);
+
+static void
+async_done(void *arg, enum chorus_err rc, struct cerr *e, uint64_t txid)
+{
+    struct iconn *k = arg;
+
+    if (k->dead) {
+        return;
+    }
+    if (rc) {
+        send_error(k, k->pend_op, k->pend_reqid, rc, e);
+    } else {
+        size_t off = proto_begin(&k->out, k->pend_op, PF_REPLY, k->pend_reqid);
+
+        if (k->pend_op != OP_PREPARE) {
+            proto_put_u64(&k->out, T_TXID, txid);
+        }
+        proto_end(&k->out, off);
+    }
+    k->busy = false;
+    flush(k);
+    if (!k->processing && !k->dead) {
+        process(k);
+    }
+}
+
+static int
+op_commitish(struct req *r)
+{
+    struct txn *t;
+    uint16_t op = r->m->op;
+
+    if (get_txn(r, &t)) {
+        return -1;
+    }
+    if (t->is_init) {
+        return FAIL(r, CHORUS_ERR_STATE,
+                    "the init transaction is committed by entering start phase 1");
+    }
+    r->k->busy = true;
+    r->k->pend_op = op;
+    r->k->pend_reqid = r->m->reqid;
+    if (op == OP_PREPARE) {
+        txn_prepare(r->c, t, async_done, r->k);
+    } else if (op == OP_COMMIT) {
+        txn_commit(r->c, t, async_done, r->k);
+    } else {
+        txn_apply(r->c, t, async_done, r->k);
+    }
+    return PENDING;
+}
+
+static int
+op_abort(struct req *r)
+{
+    struct txn *t;
+
+    if (get_txn(r, &t)) {
+        return -1;
+    }
+    if (t->is_init) {
+        return FAIL(r, CHORUS_ERR_STATE, "the init transaction cannot be aborted");
+    }
+    txn_abort(r->c, t);
+    return 0;
+}
+
+static int
+op_lock(struct req *r)
+{
+    uint32_t db;
+    struct cerr *e = NULL;
+    enum chorus_err rc;
+
+    if (need_u32(r, T_DB, "the datastore", &db)) {
+        return -1;
+    }
+    rc = r->m->op == OP_LOCK ? sess_lock(r->c, r->k->sess, (enum chorus_db)db, &e)
+                             : sess_unlock(r->c, r->k->sess, (enum chorus_db)db, &e);
+    return rc ? cerr_fail(r, e) : 0;
+}
+
+static int
+op_cand_commit(struct req *r)
+{
+    r->k->busy = true;
+    r->k->pend_op = OP_CAND_COMMIT;
+    r->k->pend_reqid = r->m->reqid;
+    txn_candidate_commit(r->c, r->k->sess, async_done, r->k);
+    return PENDING;
+}
+
+static int
+op_cand_discard(struct req *r)
+{
+    struct cerr *e = NULL;
+
+    return txn_candidate_discard(r->c, r->k->sess, &e) ? cerr_fail(r, e) : 0;
+}
+
+static int
+op_phase_get(struct req *r)
+{
+    proto_put_u32(r->out, T_PHASE, (uint32_t)r->c->phase);
+    return 0;
+}
+
+static int
+op_start_phase(struct req *r)
+{
+    uint32_t p;
+    struct cerr *e = NULL;
+
+    if (need_u32(r, T_PHASE, "the phase", &p)) {
+        return -1;
+    }
+    if (p > 2) {
+        return FAIL(r, CHORUS_ERR_INVAL, "start phases are 0, 1 and 2");
+    }
+    return core_start_phase(r->c, (int)p, &e) ? cerr_fail(r, e) : 0;
+}
+
+static void
+phase_reached(void *arg)
+{
+    struct iconn *k = arg;
+    size_t off;
+
+    k->pw = NULL;
+    off = proto_begin(&k->out, OP_WAIT_START, PF_REPLY, k->pend_reqid);
+    proto_end(&k->out, off);
+    k->busy = false;
+    flush(k);
+    if (!k->processing && !k->dead) {
+        process(k);
+    }
+}
+
+static int
+op_wait_start(struct req *r)
+{
+    uint32_t p;
+    bool done = false;
+
+    if (need_u32(r, T_PHASE, "the phase", &p)) {
+        return -1;
+    }
+    if (p > 2) {
+        return FAIL(r, CHORUS_ERR_INVAL, "start phases are 0, 1 and 2");
+    }
+    r->k->pend_reqid = r->m->reqid;
+    r->k->pw = core_wait_phase(r->c, (int)p, phase_reached, r->k, &done);
+    if (done) {
+        return 0;
+    }
+    if (!r->k->pw) {
+        return FAIL(r, CHORUS_ERR_NOMEM, "out of memory");
+    }
+    r->k->busy = true;
+    r->k->pend_op = OP_WAIT_START;
+    return PENDING;
+}
+
+static int
+op_txid(struct req *r)
+{
+    proto_put_u64(r->out, T_TXID, r->c->txid);
+    return 0;
+}
+
+static int
+op_rollback_list(struct req *r)
+{
+    struct rb_info *l = NULL;
+    size_t n = 0;
+    struct cerr *e = NULL;
+
+    if (!r->c->rb) {
+        return FAIL(r, CHORUS_ERR_UNSUPPORTED, "rollback files are disabled (rollback/enabled)");
+    }
+    if (rb_list(r->c->rb, &l, &n, &e)) {
+        return cerr_fail(r, e);
+    }
+    for (size_t i = 0; i < n; i++) {
+        proto_put_u32(r->out, T_INDEX, (uint32_t)i);
+        proto_put_u64(r->out, T_TXID, l[i].txid);
+        proto_put_u64(r->out, T_TIME, l[i].time);
+        proto_put_str(r->out, T_USER, l[i].user ? l[i].user : "");
+        proto_put_str(r->out, T_CONTEXT, l[i].context ? l[i].context : "");
+        proto_put_str(r->out, T_LABEL, l[i].label);
+    }
+    rb_list_free(l, n);
+    return 0;
+}
+
+static int
+op_rollback_apply(struct req *r)
+{
+    uint32_t idx, flags = 0;
+
+    if (need_u32(r, T_INDEX, "the rollback index", &idx)) {
+        return -1;
+    }
+    if (proto_get_u32(r->m, T_FLAGS, &flags) == CHORUS_ERR_PROTO) {
+        return FAIL(r, CHORUS_ERR_PROTO, "malformed flags");
+    }
+    r->k->busy = true;
+    r->k->pend_op = OP_ROLLBACK_APPLY;
+    r->k->pend_reqid = r->m->reqid;
+    txn_rollback_apply(r->c, r->k->sess, idx, flags & CHORUS_ROLLBACK_SELECTIVE, async_done, r->k);
+    return PENDING;
+}
+
+static int
+op_status(struct req *r)
+{
+    char *s = core_status_json(r->c);
+
+    if (!s) {
+        return FAIL(r, CHORUS_ERR_NOMEM, "out of memory");
+    }
+    proto_put_str(r->out, T_STATUS, s);
+    free(s);
+    return 0;
+}
+
+static int
+op_stop(struct req *r)
+{
+    LOG(LL_INFO,
+        r->k->sess ? (&(struct log_tag){r->k->sess->id, r->k->sess->user, r->k->sess->context, 0})
+                   : NULL,
+        "stop requested from %s", r->k->peer);
+    core_stop(r->c);
+    return 0;
+}
+
+#define NEED_SESSION 0x1
+
+static const struct op_def {
+    uint16_t op;
+    int (*fn)(struct req *r);
+    unsigned flags;
+} ops[] = {
+    {OP_HELLO, op_hello, 0},
+    {OP_SESSION_START, op_session_start, 0},
+    {OP_SESSION_END, op_session_end, NEED_SESSION},
+    {OP_TRANS_START, op_trans_start, NEED_SESSION},
+    {OP_TRANS_ATTACH_INIT, op_attach_init, NEED_SESSION},
+    {OP_TRANS_FINISH, op_trans_finish, NEED_SESSION},
+    {OP_GET, op_get, NEED_SESSION},
+    {OP_GET_VALUE, op_get_value, NEED_SESSION},
+    {OP_EXISTS, op_exists, NEED_SESSION},
+    {OP_NUM_INSTANCES, op_num_instances, NEED_SESSION},
+    {OP_SET, op_set, NEED_SESSION},
+    {OP_CREATE, op_create, NEED_SESSION},
+    {OP_DELETE, op_delete, NEED_SESSION},
+    {OP_EDIT, op_edit, NEED_SESSION},
+    {OP_VALIDATE, op_validate, NEED_SESSION},
+    {OP_PREPARE, op_commitish, NEED_SESSION},
+    {OP_COMMIT, op_commitish, NEED_SESSION},
+    {OP_ABORT, op_abort, NEED_SESSION},
+    {OP_APPLY, op_commitish, NEED_SESSION},
+    {OP_LOCK, op_lock, NEED_SESSION},
+    {OP_UNLOCK, op_lock, NEED_SESSION},
+    {OP_CAND_COMMIT, op_cand_commit, NEED_SESSION},
+    {OP_CAND_DISCARD, op_cand_discard, NEED_SESSION},
+    {OP_PHASE_GET, op_phase_get, 0},
+    {OP_START_PHASE, op_start_phase, NEED_SESSION},
+    {OP_WAIT_START, op_wait_start, 0},
+    {OP_TXID, op_txid, 0},
+    {OP_ROLLBACK_LIST, op_rollback_list, NEED_SESSION},
+    {OP_ROLLBACK_APPLY, op_rollback_apply, NEED_SESSION},
+    {OP_STATUS, op_status, 0},
+    {OP_STOP, op_stop, 0},
+};
+
+/* Handle one complete frame. */
+static void
+dispatch(struct iconn *k, uint16_t op, uint16_t flags, uint32_t reqid, const uint8_t *body,
+         uint32_t len)
+{
+    struct proto_msg m = {0};
+    const struct op_def *d = NULL;
+    struct buf body_out = BUF_INIT;
+    struct req r = {k, k->ipc->c, &m, &body_out, NULL};
+    enum chorus_err rc;
+    int res;
+
+    if (flags & (PF_REPLY | PF_EVENT)) {
+        send_error_msg(k, op, reqid, CHORUS_ERR_PROTO, "the daemon accepts requests only");
+        k->closing = true;
+        return;
+    }
+    rc = proto_body_parse(body, len, PROTO_MAX_FIELDS, &m);
+    if (rc) {
+        send_error_msg(k, op, reqid, rc,
+                       rc == CHORUS_ERR_TOOBIG ? "too many fields in the frame"
+                                               : "malformed frame: a field overruns the body");
+        k->closing = true;
+        return;
+    }
+    m.op = op;
+    m.flags = flags;
+    m.reqid = reqid;
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+        if (ops[i].op == op) {
+            d = &ops[i];
+            break;
+        }
+    }
+    if (!k->hello && op != OP_HELLO) {
+        send_error_msg(k, op, reqid, CHORUS_ERR_PROTO, "the first request must be hello");
+        k->closing = true;
+        goto out;
+    }
+    if (!d) {
+        send_error_msg(k, op, reqid, CHORUS_ERR_UNSUPPORTED, "unknown operation");
+        goto out;
+    }
+    if ((d->flags & NEED_SESSION) && !k->sess) {
+        send_error_msg(k, op, reqid, CHORUS_ERR_STATE, "start a user session first");
+        goto out;
+    }
+    res = d->fn(&r);
+    if (res == PENDING) {
+        goto out;
+    }
+    if (res < 0 || r.err) {
+        send_error(k, op, reqid, r.err ? r.err->code : CHORUS_ERR_INTERNAL, r.err);
+    } else if (!buf_ok(&body_out)) {
+        send_error_msg(k, op, reqid, CHORUS_ERR_NOMEM, "out of memory building the reply");
+    } else {
+        size_t off = proto_begin(&k->out, op, PF_REPLY, reqid);
+
+        buf_append(&k->out, body_out.p, body_out.len);
+        if (proto_end(&k->out, off)) {
+            k->out.len = off;
+            k->out.oom = 0;
+            send_error_msg(k, op, reqid, CHORUS_ERR_TOOBIG, "the reply is too large");
+        }
+    }
+out:
+    cerr_free(r.err);
+    buf_free(&body_out);
+    proto_msg_done(&m);
+}
+
+/* Handle the complete frames buffered, as long as nothing waits. */
+static void
+process(struct iconn *k)
+{
+    uint32_t max = k->ipc->c->cfg->max_frame;
+
+    k->processing = true;
+    while (!k->busy && !k->closing && !k->dead && k->in.len >= PROTO_HDR_LEN) {
+        uint32_t len, reqid;
+        uint16_t op, flags;
+
+        if (proto_hdr_parse(k->in.p, max, &len, &op, &flags, &reqid)) {
+            char msg[128];
+
+            snprintf(msg, sizeof msg,
+                     "the frame (%u bytes) exceeds the limit of %u bytes "
+                     "(ipc/max-frame-size)",
+                     rd_u32(k->in.p), max);
+            send_error_msg(k, rd_u16(k->in.p + 4), rd_u32(k->in.p + 8), CHORUS_ERR_TOOBIG, msg);
+            k->closing = true;
+            break;
+        }
+        if (k->in.len < PROTO_HDR_LEN + (size_t)len) {
+            if (buf_reserve(&k->in, PROTO_HDR_LEN + len - k->in.len)) {
+                send_error_msg(k, op, reqid, CHORUS_ERR_NOMEM, "out of memory");
+                k->closing = true;
+            }
+            break;
+        }
+        dispatch(k, op, flags, reqid, k->in.p + PROTO_HDR_LEN, len);
+        buf_consume(&k->in, PROTO_HDR_LEN + len);
+    }
+    k->processing = false;
+    if (!k->dead) {
+        flush(k);
+    }
+}
+
+/* ---- connections ---- */
+
+static void
+conn_free(struct iconn *k)
+{
+    buf_free(&k->in);
+    buf_free(&k->out);
+    free(k);
+}
+
+static void
+reap_dead(struct ipc *ipc)
+{
+    for (struct iconn **pp = &ipc->conns; *pp;) {
+        struct iconn *k = *pp;
+
+        if (k->dead && !k->processing) {
+            *pp = k->next;
+            conn_free(k);
+        } else {
+            pp = &k->next;
+        }
+    }
+}
+
+static void
+conn_close(struct iconn *k)
+{
+    struct core *c = k->ipc->c;
+
+    if (k->dead) {
+        return;
+    }
+    k->dead = true;
+    ev_del(c->ev, k->fd);
+    close(k->fd);
+    k->fd = -1;
+    if (k->pw) {
+        core_cancel_wait(c, k->pw);
+        k->pw = NULL;
+    }
+    if (k->sess) {
+        struct log_tag tag = sess_tag(k->sess, 0);
+
+        LOG(LL_DEBUG, &tag, "session ended: connection from %s closed", k->peer);
+        sess_end(c, k->sess); /* aborts its transactions, releases its locks */
+        k->sess = NULL;
+    }
+    k->ipc->nconns--;
+}
+
+static void
+on_conn(void *arg, int fd, uint32_t events)
+{
+    struct iconn *k = arg;
+    struct ipc *ipc = k->ipc;
+
+    (void)fd;
+    if ((events & EV_WRITE) && !k->dead) {
+        flush(k);
+    }
+    if ((events & EV_READ) && !k->dead && !k->busy && !k->closing) {
+        for (;;) {
+            ssize_t n;
+
+            if (buf_reserve(&k->in, READ_CHUNK)) {
+                conn_close(k);
+                break;
+            }
+            n = read(k->fd, k->in.p + k->in.len, READ_CHUNK);
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                break;
+            }
+            if (n <= 0) {
+                conn_close(k);
+                break;
+            }
+            k->in.len += (size_t)n;
+            if ((size_t)n < READ_CHUNK) {
+                break;
+            }
+        }
+        if (!k->dead) {
+            process(k);
+        }
+    }
+    reap_dead(ipc);
+}
+
+static void
+on_accept(void *arg, int lfd, uint32_t events)
+{
+    struct ipc *ipc = arg;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    int fd, one = 1;
+    struct iconn *k;
+
+    (void)events;
+    while ((fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+        k = calloc(1, sizeof *k);
+        if (!k) {
+            close(fd);
+            continue;
+        }
+        k->ipc = ipc;
+        k->fd = fd;
+        if (ss.ss_family == AF_INET) {
+            inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, k->peer, sizeof k->peer);
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        } else if (ss.ss_family == AF_INET6) {
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, k->peer, sizeof k->peer);
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        } else {
+            snprintf(k->peer, sizeof k->peer, "local");
+        }
+        if (ipc->nconns >= ipc->c->cfg->max_sessions) {
+            /* refused: one error frame with request id 0, then close */
+            char msg[96];
+
+            snprintf(msg, sizeof msg, "too many connections (ipc/max-sessions is %u)",
+                     ipc->c->cfg->max_sessions);
+            send_error_msg(k, OP_HELLO, 0, CHORUS_ERR_TOOBIG, msg);
+            (void)write_all(fd, k->out.p, k->out.len);
+            LOGW("IPC connection from %s refused: %s", k->peer, msg);
+            close(fd);
+            conn_free(k);
+            sl = sizeof ss;
+            continue;
+        }
+        if (ev_add(ipc->c->ev, fd, EV_READ, on_conn, k)) {
+            close(fd);
+            conn_free(k);
+            sl = sizeof ss;
+            continue;
+        }
+        k->next = ipc->conns;
+        ipc->conns = k;
+        ipc->nconns++;
+        sl = sizeof ss;
+    }
+}
+
+static int
+listen_tcp(const char *addr, uint16_t port, struct cerr **e)
+{
+    struct sockaddr_storage ss = {0};
+    socklen_t sl;
+    int fd, one = 1, fam;
+
+    if (inet_pton(AF_INET, addr, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+        fam = AF_INET;
+        ((struct sockaddr_in *)&ss)->sin_family = AF_INET;
+        ((struct sockaddr_in *)&ss)->sin_port = htons(port);
+        sl = sizeof(struct sockaddr_in);
+    } else if (inet_pton(AF_INET6, addr, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+        fam = AF_INET6;
+        ((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
+        ((struct sockaddr_in6 *)&ss)->sin6_port = htons(port);
+        sl = sizeof(struct sockaddr_in6);
+    } else {
+        cerr_add(e, CHORUS_ERR_INVAL, NULL, NULL, "IPC address %s is not an IP address", addr);
+        return -1;
+    }
+    fd = socket(fam, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        cerr_add(e, CHORUS_ERR_IO, NULL, NULL, "IPC socket: %s", strerror(errno));
+        return -1;
+    }
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 128) < 0) {
+        cerr_add(e, CHORUS_ERR_IO, NULL, NULL, "cannot listen on %s port %u (ipc): %s", addr, port,
+                 strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int
+listen_unix(const char *path, struct cerr **e)
+{
+    struct sockaddr_un su = {.sun_family = AF_UNIX};
+    int fd;
+
+    if (strlen(path) >= sizeof su.sun_path) {
+        cerr_add(e, CHORUS_ERR_INVAL, NULL, NULL, "the UNIX socket path %s is too long", path);
+        return -1;
+    }
+    strcpy(su.sun_path, path);
+    unlink(path);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&su, sizeof su) < 0 || listen(fd, 128) < 0) {
+        cerr_add(e, CHORUS_ERR_IO, NULL, NULL, "cannot listen on %s: %s", path, strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+        }
+        return -1;
+    }
+    return fd;
+}
+
+enum chorus_err
+ipc_start(struct core *c, struct ipc **ret_ipc, struct cerr **e)
+{
+    struct ipc *ipc = calloc(1, sizeof *ipc);
+
+    if (!ipc) {
+        return cerr_add(e, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
+    }
+    ipc->c = c;
+    ipc->unix_fd = -1;
+    ipc->tcp_fd = listen_tcp(c->cfg->ipc_addr, c->cfg->ipc_port, e);
+    if (ipc->tcp_fd < 0) {
+        free(ipc);
+        return CHORUS_ERR_IO;
+    }
+    if (c->cfg->ipc_unix_path) {
+        ipc->unix_fd = listen_unix(c->cfg->ipc_unix_path, e);
+        if (ipc->unix_fd < 0) {
+            close(ipc->tcp_fd);
+            free(ipc);
+            return CHORUS_ERR_IO;
+        }
+    }
+    if (ev_add(c->ev, ipc->tcp_fd, EV_READ, on_accept, ipc) ||
+        (ipc->unix_fd >= 0 && ev_add(c->ev, ipc->unix_fd, EV_READ, on_accept, ipc))) {
+        ipc_stop(ipc);
+        return cerr_add(e, CHORUS_ERR_IO, NULL, NULL, "cannot watch the IPC sockets");
+    }
+    *ret_ipc = ipc;
+    return CHORUS_OK;
+}
+
+void
+ipc_stop(struct ipc *ipc)
+{
+    if (!ipc) {
+        return;
+    }
+    for (struct iconn *k = ipc->conns; k; k = k->next) {
+        if (!k->dead) {
+            flush(k);
+            conn_close(k);
+        }
+    }
+    reap_dead(ipc);
+    if (ipc->tcp_fd >= 0) {
+        ev_del(ipc->c->ev, ipc->tcp_fd);
+        close(ipc->tcp_fd);
+    }
+    if (ipc->unix_fd >= 0) {
+        ev_del(ipc->c->ev, ipc->unix_fd);
+        close(ipc->unix_fd);
+        unlink(ipc->c->cfg->ipc_unix_path);
+    }
+    free(ipc);
+}
+
+unsigned
+ipc_connections(const struct ipc *ipc)
+{
+    return ipc ? ipc->nconns : 0;
+}

@@ -1,0 +1,1281 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Transactions and the commit sequence; the contract is in txn.h. */
+#include "txn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "ds.h"
+#include "fault.h"
+#include "jnl.h"
+#include "lyu.h"
+#include "rb.h"
+#include "rec.h"
+#include "sess.h"
+#include "val.h"
+
+#define MAX_TXN_PER_SESSION 1024
+
+static struct log_tag
+tag_of(const struct txn *t)
+{
+    return sess_tag(t->sess, t->txid);
+}
+
+/* ---- lifecycle ---- */
+
+static bool
+db_enabled(const struct core *c, enum chorus_db db)
+{
+    switch (db) {
+    case CHORUS_DB_RUNNING:
+    case CHORUS_DB_OPERATIONAL:
+        return true;
+    case CHORUS_DB_CANDIDATE:
+        return c->cand != NULL;
+    case CHORUS_DB_STARTUP:
+        return c->cfg->startup;
+    }
+    return false;
+}
+
+static enum chorus_err
+txn_alloc(struct core *c, struct sess *s, enum chorus_db db, bool rw, struct txn **ret,
+          struct cerr **e)
+{
+    struct txn *t;
+    size_t n = 0;
+
+    for (t = s->txns; t; t = t->snext) {
+        n++;
+    }
+    if (n >= MAX_TXN_PER_SESSION) {
+        return cerr_add(e, CHORUS_ERR_TOOBIG, NULL, NULL,
+                        "a session may have at most %d open transactions", MAX_TXN_PER_SESSION);
+    }
+    t = calloc(1, sizeof *t);
+    if (!t || (rw && !(t->ed = ed_new(c->ctx)))) {
+        free(t);
+        return cerr_add(e, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
+    }
+    do {
+        t->th = ++c->next_th;
+    } while (!t->th);
+    t->core = c;
+    t->sess = s;
+    t->db = db;
+    t->rw = rw;
+    t->state = TXN_OPEN;
+    t->txid = c->txid;
+    t->next = c->txns;
+    c->txns = t;
+    t->snext = s->txns;
+    s->txns = t;
+    *ret = t;
+    return CHORUS_OK;
+}
+
+enum chorus_err
+txn_new(struct core *c, struct sess *s, enum chorus_db db, bool rw, struct txn **ret_txn,
+        struct cerr **e)
+{
+    if (db < CHORUS_DB_RUNNING || db > CHORUS_DB_OPERATIONAL) {
+        return cerr_add(e, CHORUS_ERR_INVAL, NULL, NULL, "unknown datastore %d", (int)db);
+    }
+    if (!db_enabled(c, db)) {
+        return cerr_add(e, CHORUS_ERR_UNSUPPORTED, NULL, NULL,
+                        "the %s datastore is not enabled (datastores/%s/enabled)", db_name(db),
+                        db_name(db));
+    }
+    if (rw && c->phase == 0) {
+        return cerr_add(e, CHORUS_ERR_STATE, NULL, NULL,
+                        "start phase 0: only the init transaction is writable (attach to it)");
+    }
+    if (rw && db == CHORUS_DB_RUNNING && c->cfg->running_access == CFG_RUNNING_VIA_CANDIDATE) {
+        return cerr_add(e, CHORUS_ERR_STATE, NULL, NULL,
+                        "running is writable through the candidate only "
+                        "(datastores/running/access)");
+    }
+    return txn_alloc(c, s, db, rw, ret_txn, e);
+}
+
+enum chorus_err
+txn_new_init(struct core *c, struct cerr **e)
+{
+    enum chorus_err rc = txn_alloc(c, c->sys, CHORUS_DB_RUNNING, true, &c->init, e);
+
+    if (!rc) {
+        c->init->is_init = true;
+        c->init->flags = REC_F_INIT;
+    }
+    return rc;
+}
+
+struct txn *
+txn_find(struct core *c, const struct sess *s, uint32_t th)
+{
+    for (struct txn *t = c->txns; t; t = t->next) {
+        if (t->th == th && (t->sess == s || (t->is_init && t == c->init))) {
+            return t;
+        }
+    }
+    return NULL;
+}
+
+static void
+waiters_remove(struct core *c, struct txn *t)
+{
+    for (struct txn **pp = &c->waiters; *pp; pp = &(*pp)->wnext) {
+        if (*pp == t) {
+            *pp = t->wnext;
+            t->wnext = NULL;
+            break;
+        }
+    }
+    ev_timer_cancel(c->ev, t->timer);
+    t->timer = NULL;
+}
+
+static void internal_done(void *arg, enum chorus_err rc, struct cerr *e, uint64_t txid);
+
+void
+txn_free(struct core *c, struct txn *t)
+{
+    struct txn **pp;
+
+    if (!t) {
+        return;
+    }
+    if (t->cb == internal_done) {
+        free(t->cb_arg); /* an internal transaction whose requester went away */
+    }
+    t->cb = NULL; /* nobody waits for an answer any more */
+    txn_abort(c, t);
+    if (c->init == t) {
+        c->init = NULL;
+    }
+    for (pp = &c->txns; *pp; pp = &(*pp)->next) {
+        if (*pp == t) {
+            *pp = t->next;
+            break;
+        }
+    }
+    for (pp = &t->sess->txns; *pp; pp = &(*pp)->snext) {
+        if (*pp == t) {
+            *pp = t->snext;
+            break;
+        }
+    }
+    if (t->ed != c->cand) {
+        ed_free(t->ed);
+    }
+    buf_free(&t->record);
+    dl_done(&t->log);
+    free(t);
+}
+
+/* ---- the view of a transaction ---- */
+
+static void
+view_of(struct core *c, struct txn *t, struct view *v)
+{
+    memset(v, 0, sizeof *v);
+    core_running(c, t);
+    switch (t->db) {
+    case CHORUS_DB_RUNNING:
+    case CHORUS_DB_OPERATIONAL:
+        v->base = c->running;
+        if (t->ed && t->state != TXN_PREPARED) {
+            v->layer[v->n++] = t->ed;
+        }
+        break;
+    case CHORUS_DB_CANDIDATE:
+        v->base = c->running;
+        v->layer[v->n++] = c->cand;
+        if (t->ed) {
+            v->layer[v->n++] = t->ed;
+        }
+        break;
+    case CHORUS_DB_STARTUP:
+        v->base = c->startup;
+        if (t->ed) {
+            v->layer[v->n++] = t->ed;
+        }
+        break;
+    }
+}
+
+/* ---- writes ---- */
+
+static const char *
+state_name(enum txn_state s)
+{
+    switch (s) {
+    case TXN_OPEN:
+        return "open";
+    case TXN_WAITING:
+        return "waiting for the commit lock";
+    case TXN_PREPARED:
+        return "prepared";
+    case TXN_COMMITTED:
+        return "committed";
+    case TXN_ABORTED:
+        return "aborted";
+    }
+    return "?";
+}
+
+static enum chorus_err
+writable(struct core *c, struct txn *t, struct cerr **e)
+{
+    if (!t->rw) {
+        return cerr_add(e, CHORUS_ERR_STATE, NULL, NULL, "the transaction is read-only");
+    }
+    if (t->state != TXN_OPEN) {
+        return cerr_add(e, CHORUS_ERR_STATE, NULL, NULL, "the transaction is %s",
+                        state_name(t->state));
+    }
+    if (t->is_init && c->phase != 0) {
+        return cerr_add(e, CHORUS_ERR_STATE, NULL, NULL,
+                        "the init transaction was committed when phase 1 began");
+    }
+    return t->is_init ? CHORUS_OK : sess_may_write(c, t->sess, t->db, e);
+}
+
+/* Writes to config datastores take config true nodes, to operational config false ones. */
+static enum chorus_err
+check_kind(const struct txn *t, const struct lysc_node *s, const char *path, struct cerr **e)
+{
+    bool state = (s->flags & LYS_CONFIG_R) != 0;
+
+    if (t->db == CHORUS_DB_OPERATIONAL && !state) {
+        return cerr_add(e, CHORUS_ERR_INVAL, path, NULL,
+                        "configuration (config true) is not written in the operational datastore");
+    }
+    if (t->db != CHORUS_DB_OPERATIONAL && state) {
+        return cerr_add(e, CHORUS_ERR_INVAL, path, NULL,
+                        "state data (config false) cannot be written in %s", db_name(t->db));
+    }
+    return CHORUS_OK;
+}
+
+enum chorus_err
+txn_set(struct core *c, struct txn *t, const char *path, const char *value, struct cerr **e)
+{
+    struct dpath dp;
+    enum chorus_err rc = writable(c, t, e);
+
+    if (rc || (rc = dpath_resolve(c->ctx, path, value, &dp, e))) {
+        return rc;
+    }
+    if (dp.term_noval) {
+        rc = cerr_add(e, CHORUS_ERR_INVAL, path, NULL, "a value is required to set leaf \"%s\"",
+                      dp.schema->name);
+    } else if (value && !(dp.schema->nodetype & (LYS_LEAF | LYS_LEAFLIST | LYD_NODE_ANY))) {
+        rc =
+            cerr_add(e, CHORUS_ERR_INVAL, path, NULL, "\"%s\" is a %s: it takes no value",
+                     dp.schema->name, dp.schema->nodetype == LYS_LIST ? "list entry" : "container");
+    } else if (!(rc = check_kind(t, dp.schema, path, e))) {
+        rc = ed_set(t->ed, &dp, e);
+    }
+    dpath_done(&dp);
+    return rc;
+}
+
+enum chorus_err
+txn_create(struct core *c, struct txn *t, const char *path, struct cerr **e)
+{
+    struct dpath dp;
+    struct view v;
+    const struct lyd_node *cur;
+    enum chorus_err rc = writable(c, t, e);
+
+    if (rc || (rc = dpath_resolve(c->ctx, path, NULL, &dp, e))) {
+        return rc;
+    }
+    if (dp.term_noval) {
+        rc = cerr_add(e, CHORUS_ERR_INVAL, path, NULL,
+                      "create makes list entries, leaf-list entries and presence containers; "
+                      "set a leaf with set");
+    } else if (!(rc = check_kind(t, dp.schema, path, e))) {
+        view_of(c, t, &v);
+        if (view_find(&v, &dp, &cur) == CHORUS_OK) {
+            rc = cerr_add(e, CHORUS_ERR_EXISTS, path, "data-exists", "the node already exists");
+        } else {
+            rc = ed_set(t->ed, &dp, e);
+        }
+    }
+    dpath_done(&dp);
+    return rc;
+}
+
+enum chorus_err
+txn_delete(struct core *c, struct txn *t, const char *path, struct cerr **e)
+{
+    struct dpath dp;
+    struct view v;
+    const struct lyd_node *cur = NULL;
+    enum chorus_err rc = writable(c, t, e);
+
+    if (rc || (rc = dpath_resolve(c->ctx, path, NULL, &dp, e))) {
+        return rc;
+    }
+    if (!(rc = check_kind(t, dp.schema, path, e))) {
+        view_of(c, t, &v);
+        if (view_find(&v, &dp, &cur) != CHORUS_OK || (cur->flags & LYD_DEFAULT)) {
+            rc = cerr_add(e, CHORUS_ERR_NOTFOUND, path, "data-missing",
+                          cur ? "the node has only its default value; there is nothing to delete"
+                              : "the node does not exist");
+        } else {
+            rc = ed_delete(t->ed, &dp, cur, e);
+        }
+    }
+    dpath_done(&dp);
+    return rc;
+}
+
+static LYD_FORMAT
+ly_format(enum chorus_format f)
+{
+    switch (f) {
+    case CHORUS_FMT_XML:
+        return LYD_XML;
+    case CHORUS_FMT_JSON:
+        return LYD_JSON;
+    case CHORUS_FMT_LYB:
+        return LYD_LYB;
+    }
+    return LYD_UNKNOWN;
+}
+
+enum chorus_err
+txn_edit(struct core *c, struct txn *t, enum chorus_edit_op op, enum chorus_format fmt,
+         const char *data, size_t len, struct cerr **e)
+{
+    struct lyd_node *tree = NULL;
+    struct ly_in *in = NULL;
+    uint32_t opts = LYD_PARSE_ONLY | LYD_PARSE_STRICT;
+    enum chorus_err rc = writable(c, t, e);
+
+    if (rc) {
+        return rc;
+    }
+    if (ly_format(fmt) == LYD_UNKNOWN) {
+        return cerr_add(e, CHORUS_ERR_INVAL, NULL, NULL, "unknown data format %d", (int)fmt);
+    }
+    if (op < CHORUS_EDIT_MERGE || op > CHORUS_EDIT_REPLACE_ALL ||
+        (t->db == CHORUS_DB_OPERATIONAL && op != CHORUS_EDIT_MERGE)) {
+        return cerr_add(e, CHORUS_ERR_INVAL, NULL, NULL, "unsupported edit operation %d", (int)op);
+    }
+    if (t->db != CHORUS_DB_OPERATIONAL) {
+        opts |= LYD_PARSE_NO_STATE;
+    }
+    (void)len; /* the data is NUL-terminated (protocol) */
+    if (ly_in_new_memory(data, &in)) {
+        return cerr_add(e, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
+    }
+    if (lyd_parse_data(c->ctx, NULL, in, ly_format(fmt), opts, 0, &tree)) {
+        ly_in_free(in, 0);
+        return lyu_err(e, c->ctx, CHORUS_ERR_BADVALUE, NULL);
+    }
+    ly_in_free(in, 0);
+    if (t->db == CHORUS_DB_OPERATIONAL) {
+        /* only state data: refuse configuration */
+        struct lyd_node *it;
+
+        LY_LIST_FOR(tree, it)
+        {
+            struct lyd_node *x;
+
+            LYD_TREE_DFS_BEGIN(it, x)
+            {
+                if (x->schema && !(x->schema->flags & LYS_CONFIG_R) &&
+                    !(x->schema->nodetype & (LYS_CONTAINER | LYS_LIST)) && !lyu_is_key(x)) {
+                    char *p = lyu_path(x);
+
+                    rc = cerr_add(e, CHORUS_ERR_INVAL, p, NULL,
+                                  "configuration (config true) is not written in the "
+                                  "operational datastore");
+                    free(p);
+                    lyd_free_all(tree);
+                    return rc;
+                }
+                LYD_TREE_DFS_END(it, x);
+            }
+        }
+    }
+    if (op == CHORUS_EDIT_MERGE) {
+        return ed_merge_tree(t->ed, tree, e);
+    }
+    return ed_replace_tree(t->ed, tree, op == CHORUS_EDIT_REPLACE_ALL, e);
+}
+
+/* ---- reads ---- */
+
+static uint32_t
+print_opts(uint32_t flags)
+{
+    uint32_t o = (flags & CHORUS_GET_PRETTY) ? 0 : LYD_PRINT_SHRINK;
+
+    switch (flags & CHORUS_GET_WD_MASK) {
+    case CHORUS_GET_WD_ALL:
+        return o | LYD_PRINT_WD_ALL;
+    case CHORUS_GET_WD_ALL_TAG:
+        return o | LYD_PRINT_WD_ALL_TAG;
+    case CHORUS_GET_WD_TRIM:
+        return o | LYD_PRINT_WD_TRIM;
+    default:
+        return o | LYD_PRINT_WD_EXPLICIT;
+    }
+}
+
+/* Merge the operational data into a copy of @p tree (owned). */
+static enum chorus_err
+with_oper(struct core *c, struct lyd_node **tree, bool *owned, struct cerr **e)
+{
+    struct lyd_node *copy = NULL;
+
+    if (!c->oper) {
+        return CHORUS_OK;
+    }
+    if (!*owned) {
+        if (*tree && lyd_dup_siblings(lyd_first_sibling(*tree), NULL,
+                                      LYD_DUP_RECURSIVE | LYD_DUP_WITH_FLAGS, &copy)) {
+            return cerr_add(e, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
+        }
+        *tree = copy;
+        *owned = true;
+    }
+    if (lyd_merge_siblings(tree, c->oper, 0)) {
+        return lyu_err(e, c->ctx, CHORUS_ERR_NOMEM, NULL);
+    }
+    return CHORUS_OK;
+}
+
+enum chorus_err
+txn_get(struct core *c, struct txn *t, const char *path, enum chorus_format fmt, uint32_t flags,
+        char **ret_text, struct cerr **e)
+{
+    struct view v;
+    struct dpath dp;
+    struct lyd_node *tree = NULL, *node = NULL, *dup = NULL;
+    bool owned = false, whole = !path || !strcmp(path, "/");
+    char *s = NULL;
+    enum chorus_err rc;
+    LY_ERR lr;
+
+    if (fmt != CHORUS_FMT_XML && fmt != CHORUS_FMT_JSON) {
+        return cerr_add(e, CHORUS_ERR_INVAL, NULL, NULL, "get returns XML or JSON");
+    }
+    view_of(c, t, &v);
+    if (whole) {
+        rc = view_get(&v, NULL, &tree, &node, &owned);
+    } else {
+        rc = dpath_resolve(c->ctx, path, NULL, &dp, e);
+        if (rc) {
+            return rc;
+        }
+        rc = view_get(&v, &dp, &tree, &node, &owned);
+        dpath_done(&dp);
+    }
+    if (rc == CHORUS_ERR_NOTFOUND) {
+        return cerr_add(e, rc, path, "data-missing", "the node does not exist");
+    }
+    if (rc) {
+        return cerr_add(e, rc, path, NULL, "cannot read the datastore");
+    }
+    if (t->db == CHORUS_DB_OPERATIONAL && whole && (rc = with_oper(c, &tree, &owned, e))) {
+        goto out;
+    }
+    if (whole) {
+        lr = tree ? lyd_print_mem(&s, tree, ly_format(fmt),
+                                  LYD_PRINT_WITHSIBLINGS | print_opts(flags))
+                  : LY_SUCCESS;
+    } else if (!node->parent) {
+        lr = lyd_print_mem(&s, node, ly_format(fmt), print_opts(flags));
+    } else {
+        /* the node with its ancestors, and nothing else of them */
+        lr = lyd_dup_single(node, NULL,
+                            LYD_DUP_RECURSIVE | LYD_DUP_WITH_PARENTS | LYD_DUP_WITH_FLAGS, &dup);
+        if (!lr) {
+            while (dup->parent) {
+                dup = lyd_parent(dup);
+            }
+            lr = lyd_print_mem(&s, dup, ly_format(fmt), print_opts(flags));
+        }
+    }
+    if (lr) {
+        rc = lyu_err(e, c->ctx, CHORUS_ERR_NOMEM, path);
+        goto out;
+    }
+    *ret_text = s ? s : strdup("");
+    rc = *ret_text ? CHORUS_OK : cerr_add(e, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
+out:
+    lyd_free_all(dup);
+    if (owned) {
+        lyd_free_all(tree);
+    }
+    return rc;
+}
+
+/* Whether the parent of the last step of @p path exists in the view. */
+static bool
+parent_exists(struct core *c, const struct view *v, const char *path)
+{
+    char *pp = NULL, *last = NULL;
+    struct dpath dp;
+    const struct lyd_node *n;
+    bool r = false;
+
+    if (lyu_split_last(path, &pp, &last)) {
+        return false;
+    }
+    if (!*pp) {
+        r = true; /* top level */
+    } else if (!dpath_resolve(c->ctx, pp, NULL, &dp, NULL)) {
+        r = view_find(v, &dp, &n) == CHORUS_OK;
+        dpath_done(&dp);
+    }
+    ly_err_clean(c->ctx, NULL);
+    free(pp);
+    free(last);
+    return r;
+}
+
+enum chorus_err
+txn_get_value(struct core *c, struct txn *t, const char *path, char **ret_value, struct cerr **e)
+{
+    struct view v;
+    struct dpath dp;
+    const struct lyd_node *n;
+    enum chorus_err rc = dpath_resolve(c->ctx, path, NULL, &dp, e);
+    const char *val = NULL;
+
+    if (rc) {
+        return rc;
+    }
+    if (!(dp.schema->nodetype & (LYS_LEAF | LYS_LEAFLIST))) {
+        rc = cerr_add(e, CHORUS_ERR_INVAL, path, NULL, "\"%s\" is not a leaf", dp.schema->name);
+        goto out;
+    }
+    view_of(c, t, &v);
+    if (view_find(&v, &dp, &n) == CHORUS_OK) {
+        val = lyd_get_value(n);
+    } else if (dp.schema->nodetype == LYS_LEAF && ((struct lysc_node_leaf *)dp.schema)->dflt &&
+               parent_exists(c, &v, path)) {
+        val = lyd_value_get_canonical(c->ctx, ((struct lysc_node_leaf *)dp.schema)->dflt);
+    }
+    if (!val) {
+        rc = cerr_add(e, CHORUS_ERR_NOTFOUND, path, "data-missing", "the node does not exist");
+        goto out;
+    }
+    *ret_value = strdup(val);
+    if (!*ret_value) {
+        rc = cerr_add(e, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
+    }
+out:
+    dpath_done(&dp);
+    return rc;
+}
+
+enum chorus_err
+txn_exists(struct core *c, struct txn *t, const char *path, bool *ret, struct cerr **e)
+{
+    struct view v;
+    struct dpath dp;
+    const struct lyd_node *n;
+    enum chorus_err rc = dpath_resolve(c->ctx, path, NULL, &dp, e);
+
+    if (rc) {
+        return rc;
+    }
+    view_of(c, t, &v);
+    *ret = view_find(&v, &dp, &n) == CHORUS_OK;
+    dpath_done(&dp);
+    return CHORUS_OK;
+}
+
+enum chorus_err
+txn_count(struct core *c, struct txn *t, const char *path, uint64_t *ret, struct cerr **e)
+{
+    char *pp = NULL, *last = NULL, *colon;
+    const struct lys_module *mod = NULL;
+    const struct lysc_node *s;
+    struct dpath dp = {0}, *pdp = NULL;
+    struct view v;
+    enum chorus_err rc = CHORUS_OK;
+
+    if (!path || lyu_split_last(path, &pp, &last) || strchr(last, '[')) {
+        rc = cerr_add(e, CHORUS_ERR_BADPATH, path, NULL,
+                      "give the path of a list or leaf-list without the last predicate");
+        goto out;
+    }
+    if (*pp) {
+        rc = dpath_resolve(c->ctx, pp, NULL, &dp, e);
+        if (rc) {
+            goto out;
+        }
+        pdp = &dp;
+    }
+    colon = strchr(last, ':');
+    if (colon) {
+        *colon = 0;
+        mod = ly_ctx_get_module_implemented(c->ctx, last);
+    } else if (pdp) {
+        mod = pdp->schema->module;
+    }
+    s = mod ? lys_find_child(pdp ? pdp->schema : NULL, mod, colon ? colon + 1 : last, 0,
+                             LYS_LIST | LYS_LEAFLIST, 0)
+            : NULL;
+    if (!s) {
+        rc = cerr_add(e, CHORUS_ERR_BADPATH, path, NULL, "no such list or leaf-list");
+        goto out;
+    }
+    view_of(c, t, &v);
+    rc = view_count(&v, pdp, s, ret);
+    if (rc == CHORUS_ERR_NOTFOUND) {
+        *ret = 0;
+        rc = CHORUS_OK;
+    }
+out:
+    dpath_done(&dp);
+    free(pp);
+    free(last);
+    return rc;
+}
+
+/* ---- the commit sequence ---- */
+
+static void
+finish(struct txn *t, enum chorus_err rc, struct cerr *e, uint64_t txid)
+{
+    txn_done_cb cb = t->cb;
+    void *arg = t->cb_arg;
+
+    t->cb = NULL;
+    if (cb) {
+        cb(arg, rc, e, txid);
+    }
+    cerr_free(e);
+}
+
+static void do_prepare(struct core *c, struct txn *t);
+
+static void
+resume_waiter(void *arg)
+{
+    struct core *c = arg;
+    struct txn *t = c->holder;
+
+    if (t && t->state == TXN_WAITING) {
+        do_prepare(c, t);
+    }
+}
+
+/* Stage 8: the lock passes to the next waiter, who already counts as the holder (FIFO). */
+static void
+release_lock(struct core *c, struct txn *t)
+{
+    struct txn *next;
+
+    if (c->holder != t) {
+        return;
+    }
+    c->holder = NULL;
+    next = c->waiters;
+    if (next) {
+        c->waiters = next->wnext;
+        next->wnext = NULL;
+        ev_timer_cancel(c->ev, next->timer);
+        next->timer = NULL;
+        c->holder = next;
+        ev_timer(c->ev, 0, resume_waiter, c);
+    }
+}
+
+static void
+lock_timeout(void *arg)
+{
+    struct txn *t = arg;
+    struct core *c = t->core;
+    const struct txn *h = c->holder;
+    struct cerr *e = NULL;
+
+    t->timer = NULL;
+    waiters_remove(c, t);
+    t->state = TXN_OPEN;
+    if (h) {
+        cerr_add(&e, CHORUS_ERR_INUSE, NULL, "in-use",
+                 "the commit lock is held by transaction %u of session %u (%s, %s) for longer "
+                 "than commit/lock-timeout (%u ms)",
+                 h->th, h->sess->id, h->sess->user, h->sess->context, c->cfg->lock_timeout_ms);
+    } else {
+        cerr_add(&e, CHORUS_ERR_INUSE, NULL, "in-use",
+                 "the commit lock was not obtained within commit/lock-timeout (%u ms)",
+                 c->cfg->lock_timeout_ms);
+    }
+    finish(t, CHORUS_ERR_INUSE, e, c->txid);
+}
+
+static enum chorus_err
+validate_log(struct core *c, struct dlog *log, struct cerr **e)
+{
+    return c->cfg->validation == CFG_VAL_FULL ? val_full(c->val, log, e)
+                                              : val_incremental(c->val, log, e);
+}
+
+/* Stages 2-4. The caller holds the lock (c->holder == t). */
+static void
+do_prepare(struct core *c, struct txn *t)
+{
+    struct cerr *e = NULL;
+    struct rec_meta meta;
+    enum chorus_err rc;
+    struct log_tag tag = tag_of(t);
+
+    core_running(c, t);
+    dl_init(&t->log, &c->running, val_hooks(), c->val);
+    /* 3. VALIDATE */
+    rc = ds_apply(&t->log, t->ed, &e);
+    if (!rc) {
+        rc = validate_log(c, &t->log, &e);
+    }
+    if (rc) {
+        if (rc == CHORUS_ERR_INTERNAL) {
+            LOG(LL_ERROR, &tag, "validation: %s", e && e->msg ? e->msg : "internal error");
+        }
+        goto fail;
+    }
+    /* 4. PREPARE */
+    buf_reset(&t->record);
+    meta = (struct rec_meta){t->sess->user, t->sess->context, t->sess->id, (uint64_t)time(NULL),
+                             NULL,          t->flags};
+    rc = rec_build(&t->log, &meta, &t->record, &t->nfwd, &e);
+    if (rc) {
+        goto fail;
+    }
+    if (t->nfwd && !t->commit_after_prepare) {
+        rc = jnl_write_txn(c->jnl, c->txid + 1, &t->record, false, &e);
+        if (rc) {
+            LOG(LL_ERROR, &tag, "prepare: %s", e && e->msg ? e->msg : "journal error");
+            goto fail;
+        }
+        t->journaled = true;
+    }
+    t->state = TXN_PREPARED;
+    if (t->commit_after_prepare) {
+        txn_commit(c, t, t->cb, t->cb_arg);
+        return;
+    }
+    finish(t, CHORUS_OK, NULL, c->txid);
+    return;
+fail:
+    dl_undo(&t->log, true);
+    dl_done(&t->log);
+    t->state = TXN_OPEN;
+    t->commit_after_prepare = false;
+    release_lock(c, t);
+    finish(t, rc, e, c->txid);
+}
+
+/* Stage 1 for running. */
+static void
+prepare_running(struct core *c, struct txn *t)
+{
+    struct cerr *e = NULL;
+    enum chorus_err rc;
+
+    if (!t->is_init && c->phase == 0) {
+        cerr_add(&e, CHORUS_ERR_STATE, NULL, NULL,
+                 "start phase 0: nothing but the init "
+                 "transaction commits before phase 1");
+        finish(t, CHORUS_ERR_STATE, e, c->txid);
+        return;
+    }
+    if (!t->is_init && (rc = sess_may_write(c, t->sess, CHORUS_DB_RUNNING, &e))) {
+        finish(t, rc, e, c->txid);
+        return;
+    }
+    if (c->holder) {
+        const struct txn *h = c->holder;
+
+        if (!c->cfg->lock_timeout_ms) {
+            cerr_add(&e, CHORUS_ERR_INUSE, NULL, "in-use",
+                     "the commit lock is held by transaction %u of session %u (%s, %s)", h->th,
+                     h->sess->id, h->sess->user, h->sess->context);
+            finish(t, CHORUS_ERR_INUSE, e, c->txid);
+            return;
+        }
+        t->state = TXN_WAITING;
+        {
+            struct txn **pp = &c->waiters;
+
+            while (*pp) {
+                pp = &(*pp)->wnext;
+            }
+            *pp = t;
+        }
+        t->timer = ev_timer(c->ev, c->cfg->lock_timeout_ms, lock_timeout, t);
+        return;
+    }
+    c->holder = t;
+    do_prepare(c, t);
+}
+
+/* Write the startup datastore's file durably. */
+static enum chorus_err
+startup_write(struct core *c, const struct lyd_node *tree, struct cerr **e)
+{
+    char *json = NULL, *path = NULL, *tmp = NULL;
+    enum chorus_err rc = CHORUS_OK;
+    int fd, r;
+
+    if ((tree &&
+         lyd_print_mem(&json, tree, LYD_JSON, LYD_PRINT_WITHSIBLINGS | LYD_PRINT_WD_ALL_TAG)) ||
+        !(path = path_join(c->cfg->db_dir, "startup.json")) || asprintf(&tmp, "%s.tmp", path) < 0) {
+        tmp = NULL;
+        rc = cerr_add(e, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
+        goto out;
+    }
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    r = fd < 0 ? -errno : fault_write(fd, json ? json : "", json ? strlen(json) : 0);
+    if (!r) {
+        r = fault_sync(fd);
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    if (!r) {
+        r = fault_rename(tmp, path);
+    }
+    if (!r) {
+        r = fsync_dir(c->cfg->db_dir);
+    }
+    if (r) {
+        unlink(tmp);
+        rc = cerr_add(e, CHORUS_ERR_IO, NULL, NULL, "%s: cannot write the startup datastore: %s",
+                      path, strerror(-r));
+    }
+out:
+    free(json);
+    free(path);
+    free(tmp);
+    return rc;
+}
+
+/*
+ * Startup: the change is applied to a copy (its nodes move there, and back on failure), a
+ * second copy is validated whole (libyang may change it: defaults, auto-deletes), written
+ * durably and becomes the startup datastore.
+ */
+static enum chorus_err
+startup_commit(struct core *c, struct txn *t, bool write, struct cerr **e)
+{
+    struct lyd_node *copy = NULL, *valid = NULL;
+    struct dlog log;
+    enum chorus_err rc;
+
+    if (c->startup &&
+        lyd_dup_siblings(c->startup, NULL, LYD_DUP_RECURSIVE | LYD_DUP_WITH_FLAGS, &copy)) {
+        return cerr_add(e, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
+    }
+    dl_init(&log, &copy, NULL, NULL);
+    rc = ds_apply(&log, t->ed, e);
+    if (!rc && copy &&
+        lyd_dup_siblings(copy, NULL, LYD_DUP_RECURSIVE | LYD_DUP_WITH_FLAGS, &valid)) {
+        rc = cerr_add(e, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
+    }
+    if (!rc) {
+        rc = val_tree(c->ctx, &valid, e);
+    }
+    if (!rc && write) {
+        rc = startup_write(c, valid, e);
+    }
+    if (rc || !write) {
+        dl_undo(&log, true); /* the change set is whole again */
+        lyd_free_all(valid);
+        valid = NULL;
+    } else {
+        dl_commit(&log);
+        lyd_free_all(c->startup);
+        c->startup = valid;
+    }
+    dl_done(&log);
+    lyd_free_all(copy);
+    return rc;
+}
+
+void
+txn_prepare(struct core *c, struct txn *t, txn_done_cb done, void *arg)
+{
+    struct cerr *e = NULL;
+    enum chorus_err rc;
+
+    t->cb = done;
+    t->cb_arg = arg;
+    if (!t->rw || t->state != TXN_OPEN) {
+        cerr_add(&e, CHORUS_ERR_STATE, NULL, NULL,
+                 t->rw ? "the transaction is %s" : "the transaction is read-only%s",
+                 t->rw ? state_name(t->state) : "");
+        finish(t, CHORUS_ERR_STATE, e, c->txid);
+        return;
+    }
+    switch (t->db) {
+    case CHORUS_DB_RUNNING:
+        prepare_running(c, t);
+        return;
+    case CHORUS_DB_CANDIDATE:
+    case CHORUS_DB_STARTUP:
+        rc = txn_validate(c, t, &e);
+        if (!rc) {
+            t->state = TXN_PREPARED;
+        }
+        finish(t, rc, e, c->txid);
+        return;
+    case CHORUS_DB_OPERATIONAL:
+        t->state = TXN_PREPARED;
+        finish(t, CHORUS_OK, NULL, c->txid);
+        return;
+    }
+}
+
+/* Stages 6-8 of running. */
+static void
+commit_running(struct core *c, struct txn *t)
+{
+    struct cerr *e = NULL;
+    enum chorus_err rc;
+    struct log_tag tag;
+
+    core_running(c, t);
+    if (t->nfwd) {
+        uint64_t txid = c->txid + 1;
+
+        /* 6. COMMIT */
+        rc = t->journaled ? jnl_write_mark(c->jnl, txid, true, &e)
+                          : jnl_write_txn(c->jnl, txid, &t->record, true, &e);
+        if (rc) {
+            tag = tag_of(t);
+            LOG(LL_ERROR, &tag, "commit failed, the change is undone: %s",
+                e && e->msg ? e->msg : "journal error");
+            dl_undo(&t->log, true);
+            dl_done(&t->log);
+            if (t->journaled) {
+                (void)jnl_write_mark(c->jnl, txid, false, NULL);
+            }
+            t->state = TXN_OPEN;
+            t->journaled = false;
+            release_lock(c, t);
+            finish(t, rc, e, c->txid);
+            return;
+        }
+        c->txid = txid;
+        t->txid = txid;
+        dl_commit(&t->log);
+        tag = tag_of(t);
+        LOG(LL_INFO, &tag, "commit: %zu change%s%s", t->nfwd, t->nfwd == 1 ? "" : "s",
+            t->is_init                    ? " (init transaction)"
+            : (t->flags & REC_F_ROLLBACK) ? " (rollback)"
+                                          : "");
+        if (c->rb && (rc = rb_write(c->rb, txid, t->record.p, t->record.len, &e))) {
+            LOG(LL_WARN, &tag, "rollback file not written: %s", e && e->msg ? e->msg : "");
+            cerr_free(e);
+            e = NULL;
+        }
+    } else {
+        dl_commit(&t->log);
+        tag = tag_of(t);
+        LOG(LL_DEBUG, &tag, "commit: no changes");
+    }
+    dl_done(&t->log);
+    buf_free(&t->record);
+    if (t->ed != c->cand) {
+        ed_clear(t->ed); /* what was not moved into running: paths, deletions */
+    }
+    /* 7. NOTIFY: no subscribers yet (the subscriber API registers them) */
+    t->state = TXN_COMMITTED;
+    release_lock(c, t);
+    finish(t, CHORUS_OK, NULL, t->txid);
+    core_maybe_compact(c);
+}
+
+void
+txn_commit(struct core *c, struct txn *t, txn_done_cb done, void *arg)
+{
+    struct cerr *e = NULL;
+    enum chorus_err rc = CHORUS_OK;
+
+    t->cb = done;
+    t->cb_arg = arg;
+    t->commit_after_prepare = false;
+    if (t->state != TXN_PREPARED) {
+        cerr_add(&e, CHORUS_ERR_STATE, NULL, NULL, "the transaction is %s, not prepared",
+                 state_name(t->state));
+        finish(t, CHORUS_ERR_STATE, e, c->txid);
+        return;
+    }
+    switch (t->db) {
+    case CHORUS_DB_RUNNING:
+        commit_running(c, t);
+        return;
+    case CHORUS_DB_CANDIDATE:
+        rc = sess_may_write(c, t->sess, CHORUS_DB_CANDIDATE, &e);
+        if (!rc) {
+            rc = ed_compose(c->cand, t->ed, &e);
+            c->cand_writer = t->sess->id;
+        }
+        break;
+    case CHORUS_DB_STARTUP:
+        rc = startup_commit(c, t, true, &e);
+        break;
+    case CHORUS_DB_OPERATIONAL: {
+        struct dlog log;
+
+        dl_init(&log, &c->oper, NULL, NULL);
+        rc = ds_apply(&log, t->ed, &e);
+        if (rc) {
+            dl_undo(&log, true);
+        } else {
+            dl_commit(&log);
+        }
+        dl_done(&log);
+        break;
+    }
+    }
+    t->state = rc ? TXN_OPEN : TXN_COMMITTED;
+    finish(t, rc, e, c->txid);
+}
+
+void
+txn_apply(struct core *c, struct txn *t, txn_done_cb done, void *arg)
+{
+    if (!t->rw || t->state != TXN_OPEN) {
+        txn_prepare(c, t, done, arg); /* reports the state */
+        return;
+    }
+    if (t->db == CHORUS_DB_RUNNING) {
+        t->commit_after_prepare = true;
+        txn_prepare(c, t, done, arg);
+        return;
+    }
+    /* the candidate takes unvalidated changes (as NETCONF edit-config does); startup is
+     * validated in its commit; operational is merged */
+    t->state = TXN_PREPARED;
+    txn_commit(c, t, done, arg);
+}
+
+void
+txn_abort(struct core *c, struct txn *t)
+{
+    struct log_tag tag = tag_of(t);
+
+    switch (t->state) {
+    case TXN_WAITING:
+        waiters_remove(c, t);
+        if (c->holder == t) {
+            release_lock(c, t);
+        }
+        break;
+    case TXN_PREPARED:
+        if (t->db == CHORUS_DB_RUNNING && c->holder == t) {
+            dl_undo(&t->log, true);
+            dl_done(&t->log);
+            if (t->journaled) {
+                (void)jnl_write_mark(c->jnl, c->txid + 1, false, NULL);
+                t->journaled = false;
+            }
+            LOG(LL_INFO, &tag, "prepared transaction aborted");
+            release_lock(c, t);
+        }
+        break;
+    default:
+        break;
+    }
+    if (t->state != TXN_COMMITTED) {
+        t->state = TXN_ABORTED;
+    }
+    if (t->ed && t->ed != c->cand) {
+        ed_clear(t->ed);
+    }
+}
+
+enum chorus_err
+txn_validate(struct core *c, struct txn *t, struct cerr **e)
+{
+    struct dlog log;
+    enum chorus_err rc;
+
+    if (!t->rw || t->state != TXN_OPEN) {
+        return cerr_add(e, CHORUS_ERR_STATE, NULL, NULL, "the transaction is %s",
+                        t->rw ? state_name(t->state) : "read-only");
+    }
+    switch (t->db) {
+    case CHORUS_DB_RUNNING:
+    case CHORUS_DB_CANDIDATE:
+        core_running(c, t);
+        dl_init(&log, &c->running, val_hooks(), c->val);
+        rc = CHORUS_OK;
+        if (t->db == CHORUS_DB_CANDIDATE) {
+            rc = ds_apply(&log, c->cand, e);
+        }
+        if (!rc) {
+            rc = ds_apply(&log, t->ed, e);
+        }
+        if (!rc) {
+            rc = validate_log(c, &log, e);
+        }
+        dl_undo(&log, true);
+        dl_done(&log);
+        return rc;
+    case CHORUS_DB_STARTUP:
+        return startup_commit(c, t, false, e);
+    case CHORUS_DB_OPERATIONAL:
+        return CHORUS_OK;
+    }
+    return CHORUS_OK;
+}
+
+/* ---- candidate and rollback: internal transactions ---- */
+
+struct internal {
+    struct core *c;
+    struct txn *t;
+    txn_done_cb done;
+    void *arg;
+    bool candidate;
+};
+
+static void
+internal_done(void *arg, enum chorus_err rc, struct cerr *e, uint64_t txid)
+{
+    struct internal *in = arg;
+    struct cerr *copy = NULL;
+
+    if (!rc && in->candidate) {
+        ed_clear(in->c->cand);
+        in->c->cand_writer = 0;
+    }
+    /* the callee frees e after we return: hand a copy to our caller */
+    for (struct cerr *x = e; x; x = x->next) {
+        cerr_add(&copy, x->code, x->path, x->apptag, "%s", x->msg ? x->msg : "");
+    }
+    in->t->cb = NULL;
+    txn_free(in->c, in->t);
+    if (in->done) {
+        in->done(in->arg, rc, copy, txid);
+    }
+    cerr_free(copy);
+    free(in);
+}
+
+static struct internal *
+internal_new(struct core *c, struct sess *s, txn_done_cb done, void *arg, struct cerr **e)
+{
+    struct internal *in = calloc(1, sizeof *in);
+
+    if (!in || txn_alloc(c, s, CHORUS_DB_RUNNING, true, &in->t, e)) {
+        free(in);
+        if (e && !*e) {
+            cerr_add(e, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
+        }
+        return NULL;
+    }
+    in->c = c;
+    in->done = done;
+    in->arg = arg;
+    return in;
+}
+
+void
+txn_candidate_commit(struct core *c, struct sess *s, txn_done_cb done, void *arg)
+{
+    struct cerr *e = NULL;
+    struct internal *in;
+    enum chorus_err rc = CHORUS_OK;
+
+    if (!c->cand) {
+        rc = cerr_add(&e, CHORUS_ERR_UNSUPPORTED, NULL, NULL, "the candidate is not enabled");
+    } else if (c->phase == 0) {
+        rc = cerr_add(&e, CHORUS_ERR_STATE, NULL, NULL, "start phase 0: no commits yet");
+    } else if (!(rc = sess_may_write(c, s, CHORUS_DB_CANDIDATE, &e))) {
+        rc = sess_may_write(c, s, CHORUS_DB_RUNNING, &e);
+    }
+    if (rc || !(in = internal_new(c, s, done, arg, &e))) {
+        done(arg, rc ? rc : CHORUS_ERR_NOMEM, e, c->txid);
+        cerr_free(e);
+        return;
+    }
+    in->candidate = true;
+    ed_free(in->t->ed);
+    in->t->ed = c->cand; /* borrowed: moved into running, given back on failure */
+    txn_apply(c, in->t, internal_done, in);
+}
+
+enum chorus_err
+txn_candidate_discard(struct core *c, struct sess *s, struct cerr **e)
+{
+    enum chorus_err rc;
+
+    if (!c->cand) {
+        return cerr_add(e, CHORUS_ERR_UNSUPPORTED, NULL, NULL, "the candidate is not enabled");
+    }
+    rc = sess_may_write(c, s, CHORUS_DB_CANDIDATE, e);
+    if (rc) {
+        return rc;
+    }
+    ed_clear(c->cand);
+    c->cand_writer = 0;
+    return CHORUS_OK;
+}
+
+void
+txn_rollback_apply(struct core *c, struct sess *s, uint32_t index, bool selective, txn_done_cb done,
+                   void *arg)
+{
+    struct cerr *e = NULL;
+    struct internal *in = NULL;
+    enum chorus_err rc = CHORUS_OK;
+
+    if (!c->rb) {
+        rc = cerr_add(&e, CHORUS_ERR_UNSUPPORTED, NULL, NULL,
+                      "rollback files are disabled (rollback/enabled)");
+    } else if (c->phase == 0) {
+        rc = cerr_add(&e, CHORUS_ERR_STATE, NULL, NULL, "start phase 0: no commits yet");
+    } else if (!(in = internal_new(c, s, done, arg, &e))) {
+        rc = CHORUS_ERR_NOMEM;
+    }
+    for (uint32_t k = selective ? index : 0; !rc && k <= index; k++) {
+        uint8_t *p = NULL;
+        size_t len;
+        uint64_t txid;
+        struct rec_view v;
+
+        rc = rb_load(c->rb, k, &p, &len, &txid, &e);
+        if (!rc) {
+            rc = rec_parse(p, len, &v, &e);
+        }
+        if (!rc) {
+            core_running(c, in->t);
+            rc = rec_to_edit(c->ctx, v.inv, v.inv_len, v.ninv, c->running, in->t->ed, &e);
+        }
+        if (rc) {
+            cerr_prefix(e, "rollback %u", k);
+        }
+        free(p);
+    }
+    if (rc) {
+        if (in) {
+            txn_free(c, in->t);
+            free(in);
+        }
+        done(arg, rc, e, c->txid);
+        cerr_free(e);
+        return;
+    }
+    in->t->flags = REC_F_ROLLBACK;
+    txn_apply(c, in->t, internal_done, in);
+}
