@@ -47,6 +47,9 @@
  *  J1. Files are only appended to, except at start-up when a torn or unfinished tail is cut.
  *  J2. The valid records of a journal are MODSET, then pairs TXN + (COMMIT | ABORT), in
  *      increasing txid order, and at most one TXN without a mark at the very end.
+ *  J2a. Only the last write can be torn. A record that fails its check is a torn tail if and
+ *      only if no valid record follows it except, at the very end, the mark written together
+ *      with it; otherwise the journal is damaged and the start is refused.
  *  J3. A COMMIT is durable (fdatasync) before the transaction's reply is sent. When no
  *      participant can still vote after the record is written, TXN and COMMIT are written in
  *      one write and made durable by one fdatasync.
@@ -393,7 +396,7 @@ write_snapshot(struct jnl *j, const struct lyd_node *tree, uint64_t txid)
 
     /* the cache: a failure here costs only speed at the next start */
     if (tree && !ly_out_new_memory(&lyb, 0, &out) &&
-        !lyd_print_all(out, tree, LYD_LYB, LYD_PRINT_WITHSIBLINGS | LYD_PRINT_WD_ALL_TAG)) {
+        !lyd_print_all(out, tree, LYD_LYB, LYD_PRINT_WD_ALL_TAG)) {
         size_t ll = ly_out_printed(out);
 
         memset(h, 0, LYB_HDR);
@@ -730,6 +733,48 @@ out:
     return rc;
 }
 
+/* Whether a valid record of @p d (length @p len) starts at @p q. */
+static bool
+valid_at(const uint8_t *d, size_t len, size_t q, uint8_t *ret_type)
+{
+    uint32_t l;
+
+    if (len - q < REC_HDR || d[q + 5] || d[q + 6] || d[q + 7] || d[q + 4] < R_TXN ||
+        d[q + 4] > R_MODSET) {
+        return false;
+    }
+    l = rd_u32(d + q);
+    if (l > len - q - REC_HDR || rd_u32(d + q + 16) != crc(crc(0, d + q, 16), d + q + REC_HDR, l)) {
+        return false;
+    }
+    *ret_type = d[q + 4];
+    return true;
+}
+
+/*
+ * A record at @p pos failed its check. It is a torn tail if nothing valid follows it but,
+ * at the very end, the completion or abort mark written in the same write (a write that
+ * was not synced, so never acknowledged). Anything valid after it means the journal was
+ * damaged in its committed part: refusing the start is better than silently losing what
+ * follows. Returns the offset of a valid record that proves corruption, or 0.
+ */
+static size_t
+corruption_after(const uint8_t *d, size_t len, size_t pos)
+{
+    for (size_t q = pos + 1; q + REC_HDR <= len; q++) {
+        uint8_t type;
+
+        if (!valid_at(d, len, q, &type)) {
+            continue;
+        }
+        if ((type == R_COMMIT || type == R_ABORT) && q + REC_HDR + rd_u32(d + q) == len) {
+            continue; /* the mark of the torn record, written with it */
+        }
+        return q;
+    }
+    return 0;
+}
+
 /* Read journal @p base: replay committed records after *txid. *cut is set to the size the
  * file must be cut to (or to its size). */
 static enum chorus_err
@@ -780,6 +825,16 @@ read_journal(struct jnl *j, uint64_t base, struct lyd_node **root, uint64_t *txi
         rt = rd_u64(d + pos + 8);
         c = rd_u32(d + pos + 16);
         if (l > len - pos - REC_HDR || c != crc(crc(0, d + pos, 16), d + pos + REC_HDR, l)) {
+            size_t q = corruption_after(d, len, pos);
+
+            if (q) {
+                rc = cerr_add(e, CHORUS_ERR_PROTO, NULL, NULL,
+                              "%s/%s: corrupt journal: the record at offset %zu is damaged but "
+                              "valid records follow (at offset %zu); refusing to drop committed "
+                              "transactions",
+                              j->dir, name, pos, q);
+                goto out;
+            }
             break; /* torn tail */
         }
         if (!modset_seen) {
