@@ -228,7 +228,7 @@ core_status_json(struct core *c)
     } else {
         buf_printf(&b, "    \"startup\": {\"enabled\": false},\n");
     }
-    buf_printf(&b, "    \"operational\": {\"nodes\": %zu}\n  },\n", lyu_count(c->oper, true));
+    buf_printf(&b, "    \"operational\": {\"nodes\": %zu}\n  },\n", ed_size(c->oper));
     buf_printf(&b, "  \"locks\": [");
     first = true;
     for (int db = 1; db < 5; db++) {

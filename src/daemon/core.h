@@ -56,7 +56,8 @@ struct core {
     struct ed *cand;          /* the candidate's changes against running; NULL if disabled */
     uint32_t cand_writer;     /* session that last wrote the candidate (0: nobody) */
     struct lyd_node *startup; /* the startup datastore when enabled */
-    struct lyd_node *oper;    /* operational (config false) data written by applications */
+    struct ed *oper;          /* operational (config false) data written by applications, as
+                                 a change set layered over running in operational reads */
 
     /* the commit lock */
     struct txn *holder;  /* transaction inside the commit sequence, NULL when free */

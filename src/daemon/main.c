@@ -466,7 +466,7 @@ main(int argc, char **argv)
         rv.from_cache ? " from its cache" : "", rv.journals, rv.journals == 1 ? "" : "s",
         (unsigned long long)rv.replayed, (unsigned long long)rv.discarded,
         (unsigned long long)rv.cut_bytes);
-    if (c->cfg->candidate && !(c->cand = ed_new(c->ctx))) {
+    if ((c->cfg->candidate && !(c->cand = ed_new(c->ctx))) || !(c->oper = ed_new(c->ctx))) {
         cerr_add(&e, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
         fail_start("cannot start", e);
         goto out;
@@ -519,7 +519,7 @@ out:
     ed_free(c->cand);
     lyd_free_all(c->running);
     lyd_free_all(c->startup);
-    lyd_free_all(c->oper);
+    ed_free(c->oper);
     val_free(c->val);
     schema_free(c->schema);
     while (c->phase_waiters) {

@@ -187,8 +187,14 @@ view_of(struct core *c, struct txn *t, struct view *v)
     core_running(c, t);
     switch (t->db) {
     case CHORUS_DB_RUNNING:
+        v->base = c->running;
+        if (t->ed && t->state != TXN_PREPARED) {
+            v->layer[v->n++] = t->ed;
+        }
+        break;
     case CHORUS_DB_OPERATIONAL:
         v->base = c->running;
+        v->layer[v->n++] = c->oper;
         if (t->ed && t->state != TXN_PREPARED) {
             v->layer[v->n++] = t->ed;
         }
@@ -374,13 +380,19 @@ txn_edit(struct core *c, struct txn *t, enum chorus_edit_op op, enum chorus_form
     if (t->db != CHORUS_DB_OPERATIONAL) {
         opts |= LYD_PARSE_NO_STATE;
     }
-    (void)len; /* the data is NUL-terminated (protocol) */
+    /* the data is NUL-terminated (protocol) */
     if (ly_in_new_memory(data, &in)) {
         return cerr_add(e, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
     }
-    if (lyd_parse_data(c->ctx, NULL, in, ly_format(fmt), opts, 0, &tree)) {
-        ly_in_free(in, 0);
-        return lyu_err(e, c->ctx, CHORUS_ERR_BADVALUE, NULL);
+    {
+        uint64_t t0 = now_ns();
+        struct log_tag tag = tag_of(t);
+
+        if (lyd_parse_data(c->ctx, NULL, in, ly_format(fmt), opts, 0, &tree)) {
+            ly_in_free(in, 0);
+            return lyu_err(e, c->ctx, CHORUS_ERR_BADVALUE, NULL);
+        }
+        LOG(LL_DEBUG, &tag, "edit: parsed %zu bytes in %.3f ms", len, (now_ns() - t0) / 1e6);
     }
     ly_in_free(in, 0);
     if (t->db == CHORUS_DB_OPERATIONAL) {
@@ -433,29 +445,6 @@ print_opts(uint32_t flags)
     }
 }
 
-/* Merge the operational data into a copy of @p tree (owned). */
-static enum chorus_err
-with_oper(struct core *c, struct lyd_node **tree, bool *owned, struct cerr **e)
-{
-    struct lyd_node *copy = NULL;
-
-    if (!c->oper) {
-        return CHORUS_OK;
-    }
-    if (!*owned) {
-        if (*tree && lyd_dup_siblings(lyd_first_sibling(*tree), NULL,
-                                      LYD_DUP_RECURSIVE | LYD_DUP_WITH_FLAGS, &copy)) {
-            return cerr_add(e, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
-        }
-        *tree = copy;
-        *owned = true;
-    }
-    if (lyd_merge_siblings(tree, c->oper, 0)) {
-        return lyu_err(e, c->ctx, CHORUS_ERR_NOMEM, NULL);
-    }
-    return CHORUS_OK;
-}
-
 enum chorus_err
 txn_get(struct core *c, struct txn *t, const char *path, enum chorus_format fmt, uint32_t flags,
         char **ret_text, struct cerr **e)
@@ -487,9 +476,6 @@ txn_get(struct core *c, struct txn *t, const char *path, enum chorus_format fmt,
     }
     if (rc) {
         return cerr_add(e, rc, path, NULL, "cannot read the datastore");
-    }
-    if (t->db == CHORUS_DB_OPERATIONAL && whole && (rc = with_oper(c, &tree, &owned, e))) {
-        goto out;
     }
     if (whole) {
         lr = tree ? lyd_print_mem(&s, tree, ly_format(fmt),
@@ -736,14 +722,17 @@ do_prepare(struct core *c, struct txn *t)
     struct rec_meta meta;
     enum chorus_err rc;
     struct log_tag tag = tag_of(t);
+    uint64_t t0 = now_ns(), t1, t2, t3;
 
     core_running(c, t);
     dl_init(&t->log, &c->running, val_hooks(), c->val);
     /* 3. VALIDATE */
     rc = ds_apply(&t->log, t->ed, &e);
+    t1 = now_ns();
     if (!rc) {
         rc = validate_log(c, &t->log, &e);
     }
+    t2 = now_ns();
     if (rc) {
         if (rc == CHORUS_ERR_INTERNAL) {
             LOG(LL_ERROR, &tag, "validation: %s", e && e->msg ? e->msg : "internal error");
@@ -758,6 +747,10 @@ do_prepare(struct core *c, struct txn *t)
     if (rc) {
         goto fail;
     }
+    t3 = now_ns();
+    LOG(LL_DEBUG, &tag,
+        "prepare: apply %.3f ms (%zu log entries), validate %.3f ms, record %.3f ms (%zu bytes)",
+        (t1 - t0) / 1e6, t->log.n, (t2 - t1) / 1e6, (t3 - t2) / 1e6, t->record.len);
     if (t->nfwd && !t->commit_after_prepare) {
         rc = jnl_write_txn(c->jnl, c->txid + 1, &t->record, false, &e);
         if (rc) {
@@ -953,11 +946,13 @@ commit_running(struct core *c, struct txn *t)
 
     core_running(c, t);
     if (t->nfwd) {
-        uint64_t txid = c->txid + 1;
+        uint64_t txid = c->txid + 1, t0 = now_ns();
 
         /* 6. COMMIT */
         rc = t->journaled ? jnl_write_mark(c->jnl, txid, true, &e)
                           : jnl_write_txn(c->jnl, txid, &t->record, true, &e);
+        LOG(LL_DEBUG, (&(struct log_tag){t->sess->id, t->sess->user, t->sess->context, txid}),
+            "commit: journal %.3f ms", (now_ns() - t0) / 1e6);
         if (rc) {
             tag = tag_of(t);
             LOG(LL_ERROR, &tag, "commit failed, the change is undone: %s",
@@ -1032,19 +1027,10 @@ txn_commit(struct core *c, struct txn *t, txn_done_cb done, void *arg)
     case CHORUS_DB_STARTUP:
         rc = startup_commit(c, t, true, &e);
         break;
-    case CHORUS_DB_OPERATIONAL: {
-        struct dlog log;
-
-        dl_init(&log, &c->oper, NULL, NULL);
-        rc = ds_apply(&log, t->ed, &e);
-        if (rc) {
-            dl_undo(&log, true);
-        } else {
-            dl_commit(&log);
-        }
-        dl_done(&log);
+    case CHORUS_DB_OPERATIONAL:
+        /* no transactions or locks here (as in ConfD): published at once */
+        rc = ed_compose(c->oper, t->ed, &e);
         break;
-    }
     }
     t->state = rc ? TXN_OPEN : TXN_COMMITTED;
     finish(t, rc, e, c->txid);
