@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "common/util.h"
@@ -79,6 +80,57 @@ fault_write(int fd, const void *p, size_t len)
         die();
     }
     return write_all(fd, p, len);
+}
+
+int
+fault_writev(int fd, const struct iovec *iov, int n)
+{
+    struct iovec v[8];
+    size_t total = 0;
+
+    if (n > 8) {
+        return -EINVAL;
+    }
+    for (int i = 0; i < n; i++) {
+        v[i] = iov[i];
+        total += iov[i].iov_len;
+    }
+    n_write++;
+    say("write", n_write);
+    if (kind == F_WRITE && n_write == target) {
+        die();
+    }
+    if (kind == F_TORN && n_write == target) {
+        size_t half = total / 2;
+
+        for (int i = 0; i < n && half; i++) {
+            size_t l = v[i].iov_len < half ? v[i].iov_len : half;
+
+            (void)write_all(fd, v[i].iov_base, l);
+            half -= l;
+        }
+        die();
+    }
+    /* write everything, resuming after short writes */
+    for (int i = 0; i < n;) {
+        ssize_t w = writev(fd, v + i, n - i);
+
+        if (w < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return -errno;
+        }
+        while (i < n && (size_t)w >= v[i].iov_len) {
+            w -= (ssize_t)v[i].iov_len;
+            i++;
+        }
+        if (i < n) {
+            v[i].iov_base = (char *)v[i].iov_base + w;
+            v[i].iov_len -= (size_t)w;
+        }
+    }
+    return 0;
 }
 
 int

@@ -22,6 +22,10 @@
 void fault_init(void);
 /* write_all() with injection. Returns 0 or -errno. */
 int fault_write(int fd, const void *p, size_t len);
+/* writev() of all the bytes of @p iov with injection (a torn write keeps half of the total).
+ * Returns 0 or -errno. */
+struct iovec;
+int fault_writev(int fd, const struct iovec *iov, int n);
 /* fdatasync() with injection. Returns 0 or -errno. */
 int fault_sync(int fd);
 /* rename() with injection. Returns 0 or -errno. */

@@ -72,6 +72,9 @@ flush(struct iconn *k)
         }
         buf_consume(&k->out, (size_t)n);
     }
+    if (!k->out.len && k->out.cap > (4u << 20)) {
+        buf_free(&k->out); /* give a large reply's memory back */
+    }
     if (k->out.len) {
         ev_mod(k->ipc->c->ev, k->fd, EV_WRITE | (k->busy || k->closing ? 0 : EV_READ));
     } else if (k->closing) {
@@ -819,6 +822,9 @@ process(struct iconn *k)
         buf_consume(&k->in, PROTO_HDR_LEN + len);
     }
     k->processing = false;
+    if (!k->in.len && k->in.cap > (4u << 20)) {
+        buf_free(&k->in); /* give a large frame's memory back */
+    }
     if (!k->dead) {
         flush(k);
     }

@@ -80,6 +80,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -204,30 +205,41 @@ append(struct jnl *j, const struct buf *b, bool sync, struct cerr **e)
 enum chorus_err
 jnl_write_txn(struct jnl *j, uint64_t txid, const struct buf *payload, bool commit, struct cerr **e)
 {
-    struct buf b = BUF_INIT;
-    uint8_t c[4];
-    enum chorus_err r;
+    uint8_t h[REC_HDR], mark[REC_HDR + 4], c[4];
+    struct iovec iov[3];
+    size_t total;
+    int r;
 
     if (payload->len > UINT32_MAX) {
         return cerr_add(e, CHORUS_ERR_TOOBIG, NULL, NULL,
                         "the transaction record is larger than 4 GiB");
     }
-    buf_reserve(&b, REC_HDR * 2 + payload->len + 4);
-    j->last_crc = put_record(&b, R_TXN, txid, payload->p, (uint32_t)payload->len);
+    /* header, payload and mark in one write, without copying the payload */
+    rec_header(h, R_TXN, txid, payload->p, (uint32_t)payload->len);
+    j->last_crc = rd_u32(h + 16);
+    iov[0] = (struct iovec){h, REC_HDR};
+    iov[1] = (struct iovec){payload->p, payload->len};
+    total = REC_HDR + payload->len;
     if (commit) {
         wr_u32(c, j->last_crc);
-        put_record(&b, R_COMMIT, txid, c, 4);
+        rec_header(mark, R_COMMIT, txid, c, 4);
+        memcpy(mark + REC_HDR, c, 4);
+        iov[2] = (struct iovec){mark, sizeof mark};
+        total += sizeof mark;
     }
-    if (!buf_ok(&b)) {
-        buf_free(&b);
-        return cerr_add(e, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory writing the journal");
-    }
-    r = append(j, &b, true, e);
-    buf_free(&b);
+    r = fault_writev(j->fd, iov, commit ? 3 : 2);
     if (!r) {
-        j->records++;
+        r = fault_sync(j->fd);
     }
-    return r;
+    if (r) {
+        if (ftruncate(j->fd, (off_t)j->size) < 0) {
+            r = -errno; /* the journal is now unusable; the caller stops writing */
+        }
+        return io_err(e, j->dir, j->name, r, "cannot write the journal");
+    }
+    j->size += total;
+    j->records++;
+    return CHORUS_OK;
 }
 
 enum chorus_err
