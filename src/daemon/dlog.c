@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/pset.h"
+#include "common/vec.h"
 
 void
 dl_init(struct dlog *log, struct lyd_node **root, const struct dl_hooks *hooks, void *arg)
@@ -20,16 +21,9 @@ dl_init(struct dlog *log, struct lyd_node **root, const struct dl_hooks *hooks, 
 static struct dl_ent *
 push(struct dlog *log)
 {
-    if (log->n == log->cap) {
-        size_t ncap = log->cap ? log->cap * 2 : 16;
-        struct dl_ent *nv = realloc(log->v, ncap * sizeof *nv);
-
-        if (!nv) {
-            log->oom = true;
-            return NULL;
-        }
-        log->v = nv;
-        log->cap = ncap;
+    if (vec_reserve(&log->v, &log->cap, log->n, sizeof *log->v)) {
+        log->oom = true;
+        return NULL;
     }
     memset(&log->v[log->n], 0, sizeof log->v[0]);
     return &log->v[log->n++];

@@ -14,6 +14,7 @@
 
 #include "common/buf.h"
 #include "common/util.h"
+#include "common/vec.h"
 #include "proto/proto.h"
 #include "rec.h"
 
@@ -71,17 +72,10 @@ rb_open(const char *dir, uint32_t max, struct rb **ret_rb, struct cerr **e)
         char ext[8];
 
         if (sscanf(de->d_name, "rollback-%" SCNu64 ".%7s", &t, ext) == 2 && !strcmp(ext, "crb")) {
-            if (rb->n == rb->cap) {
-                size_t nc = rb->cap ? rb->cap * 2 : 64;
-                uint64_t *nv = realloc(rb->txids, nc * sizeof *nv);
-
-                if (!nv) {
-                    closedir(d);
-                    rb_close(rb);
-                    return cerr_add(e, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
-                }
-                rb->txids = nv;
-                rb->cap = nc;
+            if (vec_reserve(&rb->txids, &rb->cap, rb->n, sizeof *rb->txids)) {
+                closedir(d);
+                rb_close(rb);
+                return cerr_add(e, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
             }
             rb->txids[rb->n++] = t;
         }
@@ -207,16 +201,9 @@ rb_write(struct rb *rb, uint64_t txid, const uint8_t *record, size_t len, struct
     }
     /* remember it, and keep only the newest `max` */
     if (!rb->n || rb->txids[rb->n - 1] != txid) {
-        if (rb->n == rb->cap) {
-            size_t nc = rb->cap ? rb->cap * 2 : 64;
-            uint64_t *nv = realloc(rb->txids, nc * sizeof *nv);
-
-            if (!nv) {
-                rc = cerr_add(e, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
-                goto out;
-            }
-            rb->txids = nv;
-            rb->cap = nc;
+        if (vec_reserve(&rb->txids, &rb->cap, rb->n, sizeof *rb->txids)) {
+            rc = cerr_add(e, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
+            goto out;
         }
         rb->txids[rb->n++] = txid;
         qsort(rb->txids, rb->n, sizeof *rb->txids, cmp_u64);

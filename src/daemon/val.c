@@ -23,6 +23,7 @@
 #include <libyang/plugins_types.h>
 
 #include "common/buf.h"
+#include "common/vec.h"
 #include "common/pset.h"
 #include "lyu.h"
 
@@ -45,15 +46,9 @@ nq_add(struct nq *q, struct lyd_node *n)
     if (r <= 0) {
         return r;
     }
-    if (q->n == q->cap) {
-        size_t ncap = q->cap ? q->cap * 2 : 64;
-        struct lyd_node **nv = realloc(q->v, ncap * sizeof *nv);
-
-        if (!nv) {
-            return -1;
-        }
-        q->v = nv;
-        q->cap = ncap;
+    if (vec_reserve(&q->v, &q->cap, q->n, sizeof *q->v)) {
+        pset_del(&q->in, n);
+        return -1;
     }
     q->v[q->n++] = n;
     return 1;
@@ -196,14 +191,12 @@ vent_add(struct vent *e, struct lyd_node *n)
         }
     }
     if (e->n == e->cap) {
-        uint32_t ncap = e->cap ? e->cap * 2 : 2;
-        struct lyd_node **nv = realloc(e->nodes, ncap * sizeof *nv);
+        size_t cap = e->cap;
 
-        if (!nv) {
+        if (vec_reserve(&e->nodes, &cap, e->n, sizeof *e->nodes)) {
             return -1;
         }
-        e->nodes = nv;
-        e->cap = ncap;
+        e->cap = (uint32_t)cap;
     }
     e->nodes[e->n++] = n;
     return 0;
@@ -1486,16 +1479,9 @@ in_tree(struct vrun *r, const struct lyd_node *n)
 static void
 task_add(struct vrun *r, enum task_kind kind, struct lyd_node *node, const struct lysc_node *schema)
 {
-    if (r->ntasks == r->captasks) {
-        size_t nc = r->captasks ? r->captasks * 2 : 64;
-        struct task *nt = realloc(r->tasks, nc * sizeof *nt);
-
-        if (!nt) {
-            oom(r);
-            return;
-        }
-        r->tasks = nt;
-        r->captasks = nc;
+    if (vec_reserve(&r->tasks, &r->captasks, r->ntasks, sizeof *r->tasks)) {
+        oom(r);
+        return;
     }
     r->tasks[r->ntasks].kind = kind;
     r->tasks[r->ntasks].node = node;
@@ -1506,16 +1492,9 @@ task_add(struct vrun *r, enum task_kind kind, struct lyd_node *node, const struc
 static void
 pc_add(struct vrun *r, struct lyd_node *parent, const struct lysc_node *schema, unsigned char what)
 {
-    if (r->npc == r->cappc) {
-        size_t nc = r->cappc ? r->cappc * 2 : 64;
-        struct pcheck *np = realloc(r->pc, nc * sizeof *np);
-
-        if (!np) {
-            oom(r);
-            return;
-        }
-        r->pc = np;
-        r->cappc = nc;
+    if (vec_reserve(&r->pc, &r->cappc, r->npc, sizeof *r->pc)) {
+        oom(r);
+        return;
     }
     r->pc[r->npc].parent = parent;
     r->pc[r->npc].schema = schema;
