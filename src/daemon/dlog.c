@@ -62,26 +62,44 @@ prev_instance(const struct lyd_node *node)
     return p;
 }
 
-/* Link @p node at a position: after @p prev, or first among its instances when @p prev is
- * NULL (positions matter for ordered-by-user lists only). */
+/*
+ * Link @p node at a position among the instances of its (leaf-)list: after @p prev, or first
+ * when @p prev is NULL. Other nodes go to their schema position.
+ *
+ * libyang 2.1 positions only ordered-by-user instances (lyd_insert_after/before refuse the
+ * others), yet an aborted change must give back an ordered-by-system entry exactly where it
+ * was, or an observer would see the order change. Sibling order is free for libyang except
+ * for the hash-table entry of a list's first instance, which those two functions maintain;
+ * so for the duration of the call the schema node is marked ordered-by-user. The daemon is
+ * single-threaded and nothing else runs meanwhile. tests/unit/edit checks the result.
+ */
 static void
 link_at(struct dlog *log, struct lyd_node *parent, struct lyd_node *node, struct lyd_node *prev)
 {
-    if (lyu_user_ordered(node->schema)) {
-        if (prev) {
-            lyd_insert_after(prev, node);
-            return;
-        } else {
-            struct lyd_node *first =
-                lyu_find_schema(lyu_children(parent, *log->root), node->schema);
+    struct lysc_node *s = (struct lysc_node *)node->schema;
+    struct lyd_node *first = NULL;
+    bool sys;
 
-            if (first) {
-                lyd_insert_before(first, node);
-                return;
-            }
+    if (!s || !(s->nodetype & (LYS_LIST | LYS_LEAFLIST)) ||
+        (!prev && !(first = lyu_find_schema(lyu_children(parent, *log->root), s)))) {
+        tree_link(log->root, parent, node);
+        return;
+    }
+    sys = !(s->flags & LYS_ORDBY_USER);
+    if (sys) {
+        s->flags |= LYS_ORDBY_USER;
+    }
+    if (prev) {
+        lyd_insert_after(prev, node);
+    } else {
+        lyd_insert_before(first, node);
+        if (!node->parent && *log->root == first) {
+            *log->root = node;
         }
     }
-    tree_link(log->root, parent, node);
+    if (sys) {
+        s->flags &= ~LYS_ORDBY_USER;
+    }
 }
 
 static void

@@ -11,10 +11,9 @@
  *   MOVE    an entry of an ordered-by-user list or leaf-list is repositioned
  *
  * Nothing is copied or freed while the log is open, so:
- *  - dl_undo(final=true) restores the tree exactly as it was (entries of ordered-by-user
- *    lists at their positions; an entry of an ordered-by-system list removed and restored
- *    goes back at the end of its list, as libyang 2.1 keeps no other order), gives nodes taken
- *    from an edit tree back to it, and frees the nodes the apply or validation created;
+ *  - dl_undo(final=true) restores the tree exactly as it was (list entries at their
+ *    positions, whatever their ordering), gives nodes taken from an edit tree back to it, and
+ *    frees the nodes the apply or validation created;
  *  - dl_undo(final=false) / dl_redo() toggle the tree between the state before and after the
  *    change (used to serve other sessions' reads while a transaction is prepared);
  *  - dl_commit() makes the change permanent: removed nodes are freed, inserted ones lose

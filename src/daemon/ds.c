@@ -5,12 +5,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/pset.h"
+
 /* One apply: either through the log, moving nodes out of the edit (commit), or onto a private
  * copy, duplicating edit nodes (reads through layers). */
 struct apply {
     struct dlog *log;       /* MOVE mode */
     struct ed *ed;          /* MOVE mode: the edit the nodes come from */
     struct lyd_node **root; /* COPY mode: the copy's first top-level node */
+    struct pset moved;      /* MOVE mode: nodes this apply moved in from the edit */
+    struct lyd_node *dup;   /* a node the edit holds twice (input with duplicates) */
     bool failed;
 };
 
@@ -30,7 +34,8 @@ ap_insert(struct apply *a, struct lyd_node *parent, struct lyd_node *e, bool fro
     }
     if (a->log) {
         if (dl_insert(a->log, parent, e, from_edit ? DL_SRC_EDIT : DL_SRC_NEW,
-                      from_edit ? a->ed : NULL)) {
+                      from_edit ? a->ed : NULL) ||
+            pset_add(&a->moved, e) < 0) {
             a->failed = true;
         }
         return;
@@ -71,7 +76,7 @@ ap_swap(struct apply *a, struct lyd_node *m, struct lyd_node *e)
         return;
     }
     if (a->log) {
-        if (dl_swap(a->log, m, e, DL_SRC_EDIT, a->ed)) {
+        if (dl_swap(a->log, m, e, DL_SRC_EDIT, a->ed) || pset_add(&a->moved, e) < 0) {
             a->failed = true;
         }
         return;
@@ -211,6 +216,12 @@ apply_node(struct apply *a, struct lyd_node *tparent, struct lyd_node *e, enum e
     struct lyd_node *m = lyu_find(lyu_children(tparent, *ap_root(a)), e), *copy;
     bool term = (e->schema->nodetype & (LYD_NODE_TERM | LYD_NODE_ANY)) != 0;
 
+    if (m && a->log && pset_has(&a->moved, m)) {
+        /* the change set holds this node twice: input with duplicate instances */
+        a->dup = m;
+        a->failed = true;
+        return;
+    }
     switch (op) {
     case ED_NONE:
         if (m && !term) {
@@ -303,15 +314,23 @@ enum chorus_err
 ds_apply(struct dlog *log, struct ed *ed, struct cerr **e)
 {
     struct apply a = {.log = log, .ed = ed};
+    enum chorus_err rc = CHORUS_OK;
 
     if (ed_empty(ed)) {
         return CHORUS_OK;
     }
     apply_top(&a, ed);
-    if (a.failed) {
-        return cerr_add(e, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory applying the change");
+    if (a.dup) {
+        char *p = lyu_path(a.dup);
+
+        rc = cerr_add(e, CHORUS_ERR_VALIDATION, p, NULL, "Duplicate instance of \"%s\".",
+                      a.dup->schema->name);
+        free(p);
+    } else if (a.failed) {
+        rc = cerr_add(e, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory applying the change");
     }
-    return CHORUS_OK;
+    pset_free(&a.moved);
+    return rc;
 }
 
 /* ---- views ---- */

@@ -21,8 +21,9 @@
 
 /*
  * Apply @p ed to the log's tree. Nodes are moved out of @p ed (the edit is consumed: after a
- * final undo of the log it is whole again). Returns CHORUS_OK or CHORUS_ERR_NOMEM (the log
- * then holds a partial apply; undo it).
+ * final undo of the log it is whole again). Returns CHORUS_OK, CHORUS_ERR_VALIDATION if the
+ * change set holds a node twice (input with duplicate list entries) or CHORUS_ERR_NOMEM; on
+ * error the log holds a partial apply: undo it.
  */
 enum chorus_err ds_apply(struct dlog *log, struct ed *ed, struct cerr **e);
 

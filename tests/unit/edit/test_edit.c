@@ -434,6 +434,62 @@ test_undo_positions(void **state)
     lyd_free_all(t);
 }
 
+static void
+items_of(const struct lyd_node *root, char *out)
+{
+    struct lyd_node *top = NULL, *it;
+    const struct lysc_node *s = lys_find_path(ctx, NULL, "/vt:top/item", 0);
+
+    *out = 0;
+    lyd_find_path(root, "/vt:top", 0, &top);
+    LYD_LIST_FOR_INST(lyd_child(top), s, it)
+    {
+        strcat(out, lyd_get_value(lyd_child(it)));
+    }
+}
+
+/* ... and ordered-by-system entries too, including a first one, with the first-instance
+ * lookup still right afterwards (libyang's hash table). */
+static void
+test_undo_system_order(void **state)
+{
+    struct lyd_node *t = tree("<top " NS "><group><id>0</id></group>"
+                              "<item><name>a</name><weight>1</weight></item>"
+                              "<item><name>b</name><weight>1</weight></item>"
+                              "<item><name>c</name><weight>1</weight></item>"
+                              "<item><name>d</name><weight>1</weight></item>"
+                              "<item><name>e</name><weight>1</weight></item></top>");
+    struct ed *ed = ed_new(ctx);
+    struct dlog log;
+    struct cerr *e = NULL;
+    struct lyd_node *top = NULL, *first = NULL;
+    char order[16];
+
+    (void)state;
+    del(ed, t, "/vt:top/item[name='a']");
+    del(ed, t, "/vt:top/item[name='c']");
+    del(ed, t, "/vt:top/item[name='e']");
+    dl_init(&log, &t, val_hooks(), vv);
+    assert_int_equal(ds_apply(&log, ed, &e), CHORUS_OK);
+    items_of(t, order);
+    assert_string_equal(order, "bd");
+    dl_undo(&log, true);
+    items_of(t, order);
+    assert_string_equal(order, "abcde");
+    lyd_find_path(t, "/vt:top", 0, &top);
+    assert_int_equal(lyd_find_sibling_val(lyd_child(top),
+                                          lys_find_path(ctx, NULL, "/vt:top/item", 0), NULL, 0,
+                                          &first),
+                     LY_SUCCESS);
+    assert_string_equal(lyd_get_value(lyd_child(first)), "a");
+    /* the schema is ordered-by-system again */
+    assert_false(lys_find_path(ctx, NULL, "/vt:top/item", 0)->flags & LYS_ORDBY_USER);
+    dl_done(&log);
+    val_reset(vv);
+    ed_free(ed);
+    lyd_free_all(t);
+}
+
 /* Paths and values from outside are checked with a reason. */
 static void
 test_bad_paths(void **state)
@@ -476,6 +532,7 @@ main(void)
         cmocka_unit_test(test_merge),
         cmocka_unit_test(test_compose),
         cmocka_unit_test(test_undo_positions),
+        cmocka_unit_test(test_undo_system_order),
         cmocka_unit_test(test_bad_paths),
     };
 
