@@ -80,3 +80,11 @@ cerr_move(struct cerr **dst, struct cerr **src)
     *tail = *src;
     *src = NULL;
 }
+
+void
+cerr_copy(struct cerr **dst, const struct cerr *src)
+{
+    for (; src; src = src->next) {
+        cerr_add(dst, src->code, src->path, src->apptag, "%s", src->msg ? src->msg : "");
+    }
+}

@@ -24,6 +24,8 @@ enum chorus_err cerr_add(struct cerr **e, enum chorus_err code, const char *path
 /* Prefix the first item's message with "prefix: ". */
 void cerr_prefix(struct cerr *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void cerr_free(struct cerr *e);
+/* Append copies of all items of @p src to *@p dst. */
+void cerr_copy(struct cerr **dst, const struct cerr *src);
 /* Move all items of @p src to the end of *@p dst. */
 void cerr_move(struct cerr **dst, struct cerr **src);
 

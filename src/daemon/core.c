@@ -66,7 +66,7 @@ sync_done(void *arg, enum chorus_err rc, struct cerr *e, uint64_t txid)
     r->rc = rc;
     r->txid = txid;
     r->done = true;
-    cerr_move(&r->e, &e);
+    cerr_copy(&r->e, e); /* e is freed after we return */
 }
 
 enum chorus_err

@@ -572,9 +572,10 @@ ed_replace_tree(struct ed *ed, struct lyd_node *data, bool all, struct cerr **e)
     return CHORUS_OK;
 }
 
-/* Compose node @p t of a top edit (effective operation @p op) under @p parent of @p base. */
+/* Compose node @p t of edit @p top (effective operation @p op) under @p parent of @p base. */
 static void
-compose_node(struct ed *base, struct lyd_node *parent, struct lyd_node *t, enum ed_op op)
+compose_node(struct ed *base, struct ed *top, struct lyd_node *parent, struct lyd_node *t,
+             enum ed_op op)
 {
     struct lyd_node *m = lyu_find(first_child(base, parent), t), *c, *next, *n;
     enum ed_op pc = child_ctx(parent);
@@ -604,7 +605,7 @@ compose_node(struct ed *base, struct lyd_node *parent, struct lyd_node *t, enum 
         if (m) {
             free_node(base, m);
         }
-        lyd_unlink_tree(t);
+        unlink_node(top, t);
         clear_ops(t);
         insert(base, parent, t);
         place(parent, t, (t->schema->nodetype & LYD_NODE_INNER) ? ED_REPLACE : ED_MERGE);
@@ -614,7 +615,7 @@ compose_node(struct ed *base, struct lyd_node *parent, struct lyd_node *t, enum 
             if (m) {
                 free_node(base, m);
             }
-            lyd_unlink_tree(t);
+            unlink_node(top, t);
             clear_ops(t);
             insert(base, parent, t);
             place(parent, t, ED_MERGE);
@@ -622,7 +623,7 @@ compose_node(struct ed *base, struct lyd_node *parent, struct lyd_node *t, enum 
         }
         if (!m) {
             if (!ed_impure(t)) {
-                lyd_unlink_tree(t);
+                unlink_node(top, t);
                 clear_ops(t);
                 insert(base, parent, t);
                 place(parent, t, ED_MERGE);
@@ -644,7 +645,7 @@ compose_node(struct ed *base, struct lyd_node *parent, struct lyd_node *t, enum 
             enum ed_op cop = ed_op_get(c);
 
             next = c->next;
-            compose_node(base, m, c, cop == ED_INHERIT ? ED_MERGE : cop);
+            compose_node(base, top, m, c, cop == ED_INHERIT ? ED_MERGE : cop);
         }
         return;
     case ED_NONE:
@@ -661,7 +662,7 @@ compose_node(struct ed *base, struct lyd_node *parent, struct lyd_node *t, enum 
         }
         for (c = lyd_child_no_keys(t); c; c = next) {
             next = c->next;
-            compose_node(base, m, c, ed_op_get(c));
+            compose_node(base, top, m, c, ed_op_get(c));
         }
         return;
     case ED_INHERIT:
@@ -684,7 +685,7 @@ ed_compose(struct ed *base, struct ed *top, struct cerr **e)
     }
     for (t = top->tree; t; t = next) {
         next = t->next;
-        compose_node(base, NULL, t, ed_op_get(t));
+        compose_node(base, top, NULL, t, ed_op_get(t));
     }
     base->nwrites += top->nwrites;
     ed_clear(top);

@@ -1146,9 +1146,7 @@ internal_done(void *arg, enum chorus_err rc, struct cerr *e, uint64_t txid)
         in->c->cand_writer = 0;
     }
     /* the callee frees e after we return: hand a copy to our caller */
-    for (struct cerr *x = e; x; x = x->next) {
-        cerr_add(&copy, x->code, x->path, x->apptag, "%s", x->msg ? x->msg : "");
-    }
+    cerr_copy(&copy, e);
     in->t->cb = NULL;
     txn_free(in->c, in->t);
     if (in->done) {

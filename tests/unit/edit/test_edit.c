@@ -372,13 +372,15 @@ test_compose(void **state)
     del(t, base, "/vt:top/item[name='b']");
     set(t, "/vt:top/item[name='c']/rank", "1");
     del(t, base, "/vt:top/seq[.='x']");
+    set(t, "/vt:total", "3"); /* a new top-level node moves into the candidate */
     assert_int_equal(ed_compose(cand, t, &e), CHORUS_OK);
+    assert_null(t->tree);
     assert_null(ed_check(cand));
     r = applied(base, cand, NULL);
     expect_same(r, "<top " NS "><group><id>0</id></group>"
                    "<item><name>a</name><weight>1</weight><rank>1</rank></item>"
                    "<item><name>c</name><weight>2</weight><rank>1</rank></item>"
-                   "<seq>w</seq><seq>y</seq></top>");
+                   "<seq>w</seq><seq>y</seq></top><total " NS ">3</total>");
     lyd_free_all(r);
     ed_free(cand);
     ed_free(t);
