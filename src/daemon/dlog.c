@@ -63,8 +63,8 @@ prev_instance(const struct lyd_node *node)
 }
 
 /*
- * Link @p node at a position among the instances of its (leaf-)list: after @p prev, or first
- * when @p prev is NULL. Other nodes go to their schema position.
+ * Place list or leaf-list entry @p node (linked or not) after @p after, or first among its
+ * instances under @p parent when @p after is NULL.
  *
  * libyang 2.1 positions only ordered-by-user instances (lyd_insert_after/before refuse the
  * others), yet an aborted change must give back an ordered-by-system entry exactly where it
@@ -73,33 +73,55 @@ prev_instance(const struct lyd_node *node)
  * so for the duration of the call the schema node is marked ordered-by-user. The daemon is
  * single-threaded and nothing else runs meanwhile. tests/unit/edit checks the result.
  */
-static void
-link_at(struct dlog *log, struct lyd_node *parent, struct lyd_node *node, struct lyd_node *prev)
+void
+tree_place(struct lyd_node **root, struct lyd_node *parent, struct lyd_node *node,
+           struct lyd_node *after)
 {
     struct lysc_node *s = (struct lysc_node *)node->schema;
     struct lyd_node *first = NULL;
-    bool sys;
+    bool sys = !(s->flags & LYS_ORDBY_USER);
 
-    if (!s || !(s->nodetype & (LYS_LIST | LYS_LEAFLIST)) ||
-        (!prev && !(first = lyu_find_schema(lyu_children(parent, *log->root), s)))) {
-        tree_link(log->root, parent, node);
+    if (!after) {
+        first = lyu_find_schema(lyu_children(parent, *root), s);
+        if (!first || first == node) {
+            if (!node->parent && node->prev == node && node != *root) {
+                tree_link(root, parent, node);
+            }
+            return;
+        }
+    }
+    if (after == node) {
         return;
     }
-    sys = !(s->flags & LYS_ORDBY_USER);
     if (sys) {
         s->flags |= LYS_ORDBY_USER;
     }
-    if (prev) {
-        lyd_insert_after(prev, node);
+    if (!node->parent && *root == node) {
+        *root = node->next;
+    }
+    if (after) {
+        lyd_insert_after(after, node);
     } else {
         lyd_insert_before(first, node);
-        if (!node->parent && *log->root == first) {
-            *log->root = node;
+        if (!node->parent && *root == first) {
+            *root = node;
         }
     }
     if (sys) {
         s->flags &= ~LYS_ORDBY_USER;
     }
+}
+
+/* Link @p node at its position: after @p prev among its instances (NULL: first) for list
+ * entries, at its schema position for other nodes. */
+static void
+link_at(struct dlog *log, struct lyd_node *parent, struct lyd_node *node, struct lyd_node *prev)
+{
+    if (!node->schema || !(node->schema->nodetype & (LYS_LIST | LYS_LEAFLIST))) {
+        tree_link(log->root, parent, node);
+        return;
+    }
+    tree_place(log->root, parent, node, prev);
 }
 
 static void

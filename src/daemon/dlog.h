@@ -94,6 +94,10 @@ void dl_done(struct dlog *log);
 /* Low-level tree linking used by the log and by journal replay. */
 void tree_link(struct lyd_node **root, struct lyd_node *parent, struct lyd_node *node);
 void tree_unlink(struct lyd_node **root, struct lyd_node *node);
+/* Place list or leaf-list entry @p node (linked under @p parent or detached) after @p after,
+ * or first among its instances (@p after NULL), whatever its ordering. */
+void tree_place(struct lyd_node **root, struct lyd_node *parent, struct lyd_node *node,
+                struct lyd_node *after);
 
 /*
  * Entries whose target lies inside a subtree inserted (or swapped in) by an earlier entry are

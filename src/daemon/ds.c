@@ -99,6 +99,27 @@ ap_swap(struct apply *a, struct lyd_node *m, struct lyd_node *e)
 static void apply_children(struct apply *a, struct lyd_node *tparent, struct lyd_node *efirst,
                            enum ed_op ctx);
 
+/* A list entry the change created goes where the change set says (ed_position). */
+static void
+ap_position(struct apply *a, struct lyd_node *tparent, struct lyd_node *e)
+{
+    const struct ed_pos *p;
+    struct lyd_node *after = NULL;
+
+    if (!a->log || a->failed || !(p = ed_pos_of(a->ed, e))) {
+        return;
+    }
+    if (p->after) {
+        after = lyu_find(lyu_children(tparent, *a->log->root), p->after);
+        if (!after || after == e) {
+            return; /* the entry it should follow is not there: it stays last */
+        }
+    }
+    if (dl_move(a->log, e, after)) {
+        a->failed = true;
+    }
+}
+
 static bool
 default_container(const struct lyd_node *m)
 {
@@ -110,6 +131,7 @@ apply_term(struct apply *a, struct lyd_node *tparent, struct lyd_node *m, struct
 {
     if (!m) {
         ap_insert(a, tparent, e, true);
+        ap_position(a, tparent, e);
     } else if ((m->flags & LYD_DEFAULT) || !lyu_term_equal(m, e)) {
         ap_swap(a, m, e);
     }
@@ -239,6 +261,7 @@ apply_node(struct apply *a, struct lyd_node *tparent, struct lyd_node *e, enum e
         } else if (!m) {
             if (!ed_impure(e)) {
                 ap_insert(a, tparent, e, true);
+                ap_position(a, tparent, e);
                 return;
             }
             if (lyd_dup_single(e, NULL, 0, &copy)) {
@@ -260,6 +283,7 @@ apply_node(struct apply *a, struct lyd_node *tparent, struct lyd_node *e, enum e
             apply_term(a, tparent, m, e);
         } else if (!m) {
             ap_insert(a, tparent, e, true);
+            ap_position(a, tparent, e);
         } else if (default_container(m)) {
             ap_swap(a, m, e);
         } else {

@@ -47,6 +47,74 @@ ed_new(struct ly_ctx *ctx)
     return ed;
 }
 
+static void
+pos_free(struct ed_pos *p)
+{
+    if (p) {
+        lyd_free_all(p->after);
+        free(p);
+    }
+}
+
+static void
+pos_clear(struct ed *ed)
+{
+    for (size_t i = 0; i < ed->pos.cap; i++) {
+        const void *k = ed->pos.e[i].key;
+
+        if (k && ed->pos.e[i].val) {
+            pos_free(ed->pos.e[i].val);
+        }
+    }
+    pmap_free(&ed->pos);
+}
+
+/* Forget the positions of the nodes of a subtree about to be freed. */
+static void
+pos_forget(struct ed *ed, struct lyd_node *root)
+{
+    struct lyd_node *it;
+
+    if (!ed->pos.count) {
+        return;
+    }
+    LYD_TREE_DFS_BEGIN(root, it)
+    {
+        struct ed_pos *p = pmap_get(&ed->pos, it);
+
+        if (p) {
+            pos_free(p);
+            pmap_remove(&ed->pos, it);
+        }
+        LYD_TREE_DFS_END(root, it);
+    }
+}
+
+int
+ed_position(struct ed *ed, struct lyd_node *node, struct lyd_node *after)
+{
+    struct ed_pos *p = calloc(1, sizeof *p), *old;
+
+    if (!p) {
+        lyd_free_all(after);
+        return -1;
+    }
+    p->after = after;
+    old = pmap_get(&ed->pos, node);
+    if (pmap_set(&ed->pos, node, p)) {
+        pos_free(p);
+        return -1;
+    }
+    pos_free(old);
+    return 0;
+}
+
+const struct ed_pos *
+ed_pos_of(const struct ed *ed, const struct lyd_node *node)
+{
+    return ed && ed->pos.count ? pmap_get(&ed->pos, node) : NULL;
+}
+
 void
 ed_clear(struct ed *ed)
 {
@@ -55,6 +123,7 @@ ed_clear(struct ed *ed)
         ed->tree = NULL;
         ed->replace_all = false;
         ed->nwrites = 0;
+        pos_clear(ed);
     }
 }
 
@@ -145,16 +214,18 @@ static void
 free_node(struct ed *ed, struct lyd_node *node)
 {
     unlink_node(ed, node);
+    pos_forget(ed, node);
     lyd_free_tree(node);
 }
 
 static void
-free_children(struct lyd_node *n)
+free_children(struct ed *ed, struct lyd_node *n)
 {
     struct lyd_node *c = lyd_child_no_keys(n), *next;
 
     for (; c; c = next) {
         next = c->next;
+        pos_forget(ed, c);
         lyd_free_tree(c);
     }
 }
@@ -393,7 +464,7 @@ ed_delete(struct ed *ed, const struct dpath *dp, const struct lyd_node *cur, str
                                  child_ctx(lyd_parent(m)) == ED_CONTENT)) {
             free_node(ed, m);
         } else {
-            free_children(m);
+            free_children(ed, m);
             op_set(m, ED_DELETE);
             mark_impure(m);
         }
@@ -435,7 +506,7 @@ ed_delete(struct ed *ed, const struct dpath *dp, const struct lyd_node *cur, str
     for (n = copy; n; n = lyd_child_no_keys(n)) {
         op_set(n, n == last ? ED_DELETE : ED_NONE);
         if (n == last) {
-            free_children(n);
+            free_children(ed, n);
             break;
         }
     }
@@ -587,7 +658,7 @@ compose_node(struct ed *base, struct ed *top, struct lyd_node *parent, struct ly
                 ((m->schema->nodetype & (LYD_NODE_TERM | LYD_NODE_ANY)) && pc == ED_CONTENT)) {
                 free_node(base, m);
             } else {
-                free_children(m);
+                free_children(base, m);
                 op_set(m, ED_DELETE);
                 mark_impure(m);
             }

@@ -34,6 +34,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/pmap.h"
 #include "lyu.h"
 
 enum ed_op {
@@ -65,6 +66,12 @@ struct ed {
     struct lyd_node *tree; /* first top-level node, NULL when empty */
     bool replace_all;      /* top-level config nodes absent from @ref tree are deleted */
     uint64_t nwrites;      /* write operations recorded (statistics, "dirty") */
+    struct pmap pos;       /* list entry of the edit → struct ed_pos: where it goes */
+};
+
+/* Where a list or leaf-list entry that the change creates is placed among its siblings. */
+struct ed_pos {
+    struct lyd_node *after; /* a template of the entry it follows (owned), NULL: first */
 };
 
 struct ed *ed_new(struct ly_ctx *ctx);
@@ -127,6 +134,15 @@ enum chorus_err ed_replace_tree(struct ed *ed, struct lyd_node *data, bool all, 
  * afterwards describes both changes. @p top is consumed.
  */
 enum chorus_err ed_compose(struct ed *base, struct ed *top, struct cerr **e);
+
+/*
+ * Place the list or leaf-list entry @p node of @p ed (created by the change) after the entry
+ * identified by template @p after (consumed; NULL: first). Without a position a new entry goes
+ * last. Positions are not kept when an edit is composed into another. Returns 0 or -1 (OOM).
+ */
+int ed_position(struct ed *ed, struct lyd_node *node, struct lyd_node *after);
+/* The position of @p node, or NULL. */
+const struct ed_pos *ed_pos_of(const struct ed *ed, const struct lyd_node *node);
 
 /* Check invariants E1–E4; returns NULL or a description of the first violation (static). */
 const char *ed_check(const struct ed *ed);

@@ -382,7 +382,8 @@ write_snapshot(struct jnl *j, const struct lyd_node *tree, uint64_t txid)
     int r;
 
     if (tree && lyd_print_mem(&json, tree, LYD_JSON,
-                              LYD_PRINT_WITHSIBLINGS | LYD_PRINT_SHRINK | LYD_PRINT_WD_ALL_TAG)) {
+                              LYD_PRINT_WITHSIBLINGS | LYD_PRINT_SHRINK | LYD_PRINT_WD_ALL_TAG |
+                                  LYD_PRINT_KEEPEMPTYCONT)) {
         return -ENOMEM;
     }
     jlen = json ? strlen(json) : 0;
@@ -408,7 +409,7 @@ write_snapshot(struct jnl *j, const struct lyd_node *tree, uint64_t txid)
 
     /* the cache: a failure here costs only speed at the next start */
     if (tree && !ly_out_new_memory(&lyb, 0, &out) &&
-        !lyd_print_all(out, tree, LYD_LYB, LYD_PRINT_WD_ALL_TAG)) {
+        !lyd_print_all(out, tree, LYD_LYB, LYD_PRINT_WD_ALL_TAG | LYD_PRINT_KEEPEMPTYCONT)) {
         size_t ll = ly_out_printed(out);
 
         memset(h, 0, LYB_HDR);

@@ -93,7 +93,9 @@ put_json(struct bctx *b, const struct lyd_node *n)
 {
     char *s = NULL;
 
-    if (lyd_print_mem(&s, n, LYD_JSON, LYD_PRINT_SHRINK | LYD_PRINT_WD_ALL_TAG) || !s) {
+    if (lyd_print_mem(&s, n, LYD_JSON,
+                      LYD_PRINT_SHRINK | LYD_PRINT_WD_ALL_TAG | LYD_PRINT_KEEPEMPTYCONT) ||
+        !s) {
         b->oom = true;
         return;
     }
@@ -144,7 +146,7 @@ inv_entry(struct bctx *b, const struct dl_ent *e)
         proto_put_u32(b->out, RT_OP, J_INSERT);
         put_str(b, RT_PATH, apath(b, e->parent));
         put_json(b, e->node);
-        if (lyu_user_ordered(e->node->schema)) {
+        if (e->node->schema->nodetype & (LYS_LIST | LYS_LEAFLIST)) {
             put_str(b, RT_NODE, child_path(b, e->parent, e->node));
             put_str(b, RT_ANCHOR, e->prev ? child_path(b, e->parent, e->prev) : strdup(""));
         }
@@ -431,27 +433,19 @@ parse_under(struct ly_ctx *ctx, struct lyd_node *parent, const char *data, struc
     return r;
 }
 
-/* Position an ordered-by-user node after @p anchor_path ("" = first, "\x01" = last). */
+/* Place list entry @p n after @p anchor_path ("" = first, "\x01" or NULL = where it is). */
 static void
-position(struct lyd_node *root, struct lyd_node *n, const char *anchor_path)
+position(struct lyd_node **root, struct lyd_node *n, const char *anchor_path)
 {
-    struct lyd_node *a;
+    struct lyd_node *a = NULL;
 
     if (!anchor_path || !strcmp(anchor_path, "\x01")) {
         return;
     }
-    if (!*anchor_path) {
-        struct lyd_node *first = lyu_find_schema(lyd_first_sibling(n), n->schema);
-
-        if (first && first != n) {
-            lyd_insert_before(first, n);
-        }
+    if (*anchor_path && (!(a = find(*root, anchor_path)) || a == n)) {
         return;
     }
-    a = find(root, anchor_path);
-    if (a && a != n) {
-        lyd_insert_after(a, n);
-    }
+    tree_place(root, lyd_parent(n), n, a);
 }
 
 enum chorus_err
@@ -485,7 +479,7 @@ rec_replay(struct ly_ctx *ctx, struct lyd_node **root, const uint8_t *sec, size_
                 }
             }
             if (re.node && (node = find(*root, re.node))) {
-                position(*root, node, re.anchor);
+                position(root, node, re.anchor);
             }
             break;
         case J_REMOVE:
@@ -514,7 +508,7 @@ rec_replay(struct ly_ctx *ctx, struct lyd_node **root, const uint8_t *sec, size_
             if (!(node = find(*root, re.path))) {
                 goto notfound;
             }
-            position(*root, node, re.anchor);
+            position(root, node, re.anchor);
             break;
         }
     }
@@ -657,6 +651,26 @@ rec_to_edit(struct ly_ctx *ctx, const uint8_t *sec, size_t len, uint32_t n,
             }
             rc = ed_replace(ed, &dp, node, e);
             dpath_done(&dp);
+            if (!rc && re.op == J_INSERT && re.anchor && strcmp(re.anchor, "\x01")) {
+                /* back where it was: after the entry it followed, or first */
+                struct lyd_node *after = NULL;
+                struct dpath ap;
+
+                if (*re.anchor) {
+                    if (dpath_resolve(ctx, re.anchor, NULL, &ap, NULL)) {
+                        ly_err_clean(ctx, NULL);
+                        break; /* not a position we can express: the entry goes last */
+                    }
+                    if (lyd_dup_single(ap.last, NULL, 0, &after)) {
+                        dpath_done(&ap);
+                        return cerr_add(e, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
+                    }
+                    dpath_done(&ap);
+                }
+                if (ed_position(ed, node, after)) {
+                    return cerr_add(e, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
+                }
+            }
             break;
         }
         case J_REMOVE: {

@@ -13,7 +13,8 @@
  * RT_OP, RT_PATH and optionally RT_DATA and RT_ANCHOR. Entry operations:
  *
  *   J_INSERT  RT_PATH = the parent ("" for the top level), RT_DATA = the node's subtree;
- *             for an ordered-by-user entry also RT_NODE and RT_ANCHOR (its position)
+ *             for a list or leaf-list entry also RT_NODE (its path) and RT_ANCHOR (the
+ *             entry it follows, "" = first, "\x01" = last)
  *   J_REMOVE  RT_PATH = the node
  *   J_SWAP    RT_PATH = the node, RT_DATA = its new value/subtree (same identity)
  *   J_MOVE    RT_PATH = the node, RT_ANCHOR = the instance it follows ("" = first)
@@ -95,9 +96,10 @@ enum chorus_err rec_replay(struct ly_ctx *ctx, struct lyd_node **root, const uin
 
 /*
  * Turn a section into edits of @p ed with set semantics (the way rollback apply changes the
- * configuration): inserted subtrees become replacements without their default nodes,
- * removals become deletions (of what still exists in @p base), swaps set the old value or
- * return a default. Ordered-by-user positions are not restored.
+ * configuration): inserted subtrees become replacements without their default nodes, at
+ * their recorded positions among their siblings; removals become deletions (of what still
+ * exists in @p base); swaps set the old value or return a default. Moves of existing
+ * ordered-by-user entries are not replayed.
  */
 enum chorus_err rec_to_edit(struct ly_ctx *ctx, const uint8_t *sec, size_t len, uint32_t n,
                             const struct lyd_node *base, struct ed *ed, struct cerr **e);

@@ -828,7 +828,8 @@ startup_write(struct core *c, const struct lyd_node *tree, struct cerr **e)
     int fd, r;
 
     if ((tree &&
-         lyd_print_mem(&json, tree, LYD_JSON, LYD_PRINT_WITHSIBLINGS | LYD_PRINT_WD_ALL_TAG)) ||
+         lyd_print_mem(&json, tree, LYD_JSON,
+                       LYD_PRINT_WITHSIBLINGS | LYD_PRINT_WD_ALL_TAG | LYD_PRINT_KEEPEMPTYCONT)) ||
         !(path = path_join(c->cfg->db_dir, "startup.json")) || asprintf(&tmp, "%s.tmp", path) < 0) {
         tmp = NULL;
         rc = cerr_add(e, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");

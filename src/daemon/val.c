@@ -213,14 +213,14 @@ vent_del(struct vent *e, const struct lyd_node *n)
     }
 }
 
-/* Pair map: (a, b) → value. Open addressing. */
-struct pmap_slot {
+/* Pair map: (a, b) → value. Open addressing. (common/pmap.h maps single pointers.) */
+struct ppmap_slot {
     const void *a, *b;
     void *val;
 };
 
-struct pmap {
-    struct pmap_slot *s;
+struct ppmap {
+    struct ppmap_slot *s;
     size_t cap, used, count;
 };
 
@@ -236,14 +236,14 @@ phash(const void *a, const void *b)
 
 static const char pm_tomb;
 
-static struct pmap_slot *
-pmap_slot(struct pmap *m, const void *a, const void *b, bool create)
+static struct ppmap_slot *
+ppmap_slot(struct ppmap *m, const void *a, const void *b, bool create)
 {
     size_t j, tomb = SIZE_MAX;
 
     if (create && (m->used + 1) * 2 > m->cap) {
         size_t ncap = m->cap ? (m->count * 4 > m->cap ? m->cap * 2 : m->cap) : 64;
-        struct pmap_slot *ns = calloc(ncap, sizeof *ns);
+        struct ppmap_slot *ns = calloc(ncap, sizeof *ns);
 
         if (!ns) {
             return NULL;
@@ -290,7 +290,7 @@ pmap_slot(struct pmap *m, const void *a, const void *b, bool create)
 }
 
 static void
-pmap_del(struct pmap *m, struct pmap_slot *s)
+ppmap_del(struct ppmap *m, struct ppmap_slot *s)
 {
     s->a = &pm_tomb;
     s->b = NULL;
@@ -299,7 +299,7 @@ pmap_del(struct pmap *m, struct pmap_slot *s)
 }
 
 static void
-pmap_free(struct pmap *m)
+ppmap_free(struct ppmap *m)
 {
     free(m->s);
     memset(m, 0, sizeof *m);
@@ -360,11 +360,11 @@ struct val {
     const struct lysc_node **instids; /* instance-identifiers requiring an instance */
     uint32_t ninstids;
     /* indexes */
-    struct vmap lref;       /* (referrer schema, NULL, value) → referrers */
-    struct pset lref_built; /* referrer schemas indexed */
-    struct vmap uniq;       /* (parent, uniques[u], tuple) → entries */
-    struct pmap uniq_key;   /* (entry, uniques[u]) → its vent */
-    struct pmap uniq_built; /* (parent, uniques[u]) → built marker */
+    struct vmap lref;        /* (referrer schema, NULL, value) → referrers */
+    struct pset lref_built;  /* referrer schemas indexed */
+    struct vmap uniq;        /* (parent, uniques[u], tuple) → entries */
+    struct ppmap uniq_key;   /* (entry, uniques[u]) → its vent */
+    struct ppmap uniq_built; /* (parent, uniques[u]) → built marker */
     bool oom;
 };
 
@@ -1054,8 +1054,8 @@ val_reset(struct val *v)
     vmap_clear(&v->lref);
     pset_free(&v->lref_built);
     vmap_clear(&v->uniq);
-    pmap_free(&v->uniq_key);
-    pmap_free(&v->uniq_built);
+    ppmap_free(&v->uniq_key);
+    ppmap_free(&v->uniq_built);
 }
 
 void
@@ -1192,7 +1192,7 @@ uniq_tuple(struct lysc_node_leaf **uq, const struct lyd_node *entry)
 static void
 uniq_unindex(struct val *v, const struct lyd_node *entry, struct lysc_node_leaf **uq)
 {
-    struct pmap_slot *s = pmap_slot(&v->uniq_key, entry, uq, false);
+    struct ppmap_slot *s = ppmap_slot(&v->uniq_key, entry, uq, false);
 
     if (s) {
         struct vent *e = s->val;
@@ -1201,7 +1201,7 @@ uniq_unindex(struct val *v, const struct lyd_node *entry, struct lysc_node_leaf 
         if (!e->n) {
             vmap_del(&v->uniq, e);
         }
-        pmap_del(&v->uniq_key, s);
+        ppmap_del(&v->uniq_key, s);
     }
 }
 
@@ -1210,7 +1210,7 @@ uniq_index(struct val *v, struct lyd_node *entry, struct lysc_node_leaf **uq)
 {
     char *t;
     struct vent *e;
-    struct pmap_slot *s;
+    struct ppmap_slot *s;
 
     uniq_unindex(v, entry, uq);
     t = uniq_tuple(uq, entry);
@@ -1219,7 +1219,7 @@ uniq_index(struct val *v, struct lyd_node *entry, struct lysc_node_leaf **uq)
     }
     e = vmap_get(&v->uniq, lyd_parent(entry), uq, t, true);
     free(t);
-    s = pmap_slot(&v->uniq_key, entry, uq, true);
+    s = ppmap_slot(&v->uniq_key, entry, uq, true);
     if (!e || !s || vent_add(e, entry)) {
         v->oom = true;
         return;
@@ -1230,20 +1230,20 @@ uniq_index(struct val *v, struct lyd_node *entry, struct lysc_node_leaf **uq)
 static bool
 uniq_is_built(struct val *v, const struct lyd_node *parent, struct lysc_node_leaf **uq)
 {
-    return pmap_slot(&v->uniq_built, parent, uq, false) != NULL;
+    return ppmap_slot(&v->uniq_built, parent, uq, false) != NULL;
 }
 
 static void
 uniq_build(struct val *v, struct lyd_node *root, struct lyd_node *parent,
            const struct lysc_node *list, struct lysc_node_leaf **uq)
 {
-    struct pmap_slot *s;
+    struct ppmap_slot *s;
     struct lyd_node *it;
 
     if (uniq_is_built(v, parent, uq)) {
         return;
     }
-    s = pmap_slot(&v->uniq_built, parent, uq, true);
+    s = ppmap_slot(&v->uniq_built, parent, uq, true);
     if (!s) {
         v->oom = true;
         return;
@@ -1286,10 +1286,10 @@ uniq_drop_parent(struct val *v, const struct lyd_node *parent)
 
             LY_ARRAY_FOR(l->uniques, u)
             {
-                struct pmap_slot *s = pmap_slot(&v->uniq_built, parent, l->uniques[u], false);
+                struct ppmap_slot *s = ppmap_slot(&v->uniq_built, parent, l->uniques[u], false);
 
                 if (s) {
-                    pmap_del(&v->uniq_built, s);
+                    ppmap_del(&v->uniq_built, s);
                 }
             }
         }
@@ -2530,11 +2530,11 @@ check_unique_entry(struct vrun *r, struct lyd_node *entry)
 
     LY_ARRAY_FOR(l->uniques, u)
     {
-        struct pmap_slot *s;
+        struct ppmap_slot *s;
         struct vent *e;
 
         uniq_build(r->v, root_of(r), parent, entry->schema, l->uniques[u]);
-        s = pmap_slot(&r->v->uniq_key, entry, l->uniques[u], false);
+        s = ppmap_slot(&r->v->uniq_key, entry, l->uniques[u], false);
         if (!s) {
             continue; /* incomplete tuple */
         }
