@@ -2846,8 +2846,10 @@ val_full(struct val *v, struct dlog *log, struct cerr **e)
             lyd_free_all(copy);
             return CHORUS_ERR_INTERNAL;
         }
-        cerr_free(mine);
-        cerr_move(e, &theirs);
+        /* both refuse: report ours, which names the data node (libyang often gives only a
+         * schema path), so that both modes say the same */
+        cerr_free(theirs);
+        cerr_move(e, &mine);
         lyd_free_all(copy);
         return CHORUS_ERR_VALIDATION;
     }
