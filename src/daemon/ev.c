@@ -85,7 +85,8 @@ ev_free(struct ev *ev)
 static uint32_t
 to_epoll(uint32_t events)
 {
-    return ((events & EV_READ) ? EPOLLIN : 0) | ((events & EV_WRITE) ? EPOLLOUT : 0);
+    return ((events & EV_READ) ? EPOLLIN : 0) | ((events & EV_WRITE) ? EPOLLOUT : 0) |
+           ((events & EV_HUP) ? EPOLLRDHUP : 0);
 }
 
 int
@@ -256,6 +257,9 @@ ev_run(struct ev *ev)
             }
             if (evs[i].events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) {
                 e |= EV_WRITE;
+            }
+            if (evs[i].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+                e |= EV_HUP;
             }
             ev->io[fd].cb(ev->io[fd].arg, fd, e);
         }

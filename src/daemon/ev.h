@@ -12,6 +12,7 @@
 
 #define EV_READ 0x1
 #define EV_WRITE 0x2
+#define EV_HUP 0x4 /* the peer closed its side (reported even without EV_READ) */
 
 struct ev;
 struct ev_timer;

@@ -75,12 +75,13 @@ flush(struct iconn *k)
     if (!k->out.len && k->out.cap > (4u << 20)) {
         buf_free(&k->out); /* give a large reply's memory back */
     }
+    /* a waiting request stops reading, but a client that goes away is still noticed */
     if (k->out.len) {
-        ev_mod(k->ipc->c->ev, k->fd, EV_WRITE | (k->busy || k->closing ? 0 : EV_READ));
+        ev_mod(k->ipc->c->ev, k->fd, EV_WRITE | EV_HUP | (k->busy || k->closing ? 0 : EV_READ));
     } else if (k->closing) {
         conn_close(k);
     } else {
-        ev_mod(k->ipc->c->ev, k->fd, k->busy ? 0 : EV_READ);
+        ev_mod(k->ipc->c->ev, k->fd, EV_HUP | (k->busy ? 0 : EV_READ));
     }
 }
 
@@ -888,6 +889,10 @@ on_conn(void *arg, int fd, uint32_t events)
     struct ipc *ipc = k->ipc;
 
     (void)fd;
+    if ((events & EV_HUP) && k->busy && !k->dead) {
+        /* gone while its request waits: end its session (the transaction is aborted) */
+        conn_close(k);
+    }
     if ((events & EV_WRITE) && !k->dead) {
         flush(k);
     }
@@ -963,7 +968,7 @@ on_accept(void *arg, int lfd, uint32_t events)
             sl = sizeof ss;
             continue;
         }
-        if (ev_add(ipc->c->ev, fd, EV_READ, on_conn, k)) {
+        if (ev_add(ipc->c->ev, fd, EV_READ | EV_HUP, on_conn, k)) {
             close(fd);
             conn_free(k);
             sl = sizeof ss;
