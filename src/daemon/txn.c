@@ -862,44 +862,47 @@ out:
 }
 
 /*
- * Startup: the change is applied to a copy (its nodes move there, and back on failure), a
- * second copy is validated whole (libyang may change it: defaults, auto-deletes), written
- * durably and becomes the startup datastore.
+ * Startup: the change is applied to a copy of the startup tree (its nodes move there, and back
+ * on failure) and validated there like running (incremental, with indexes of its own), then
+ * written durably; the copy becomes the startup datastore.
  */
 static enum chorus_err
 startup_commit(struct core *c, struct txn *t, bool write, struct cerr **e)
 {
-    struct lyd_node *copy = NULL, *valid = NULL;
+    struct lyd_node *copy = NULL;
+    struct val *sv = val_clone(c->val);
     struct dlog log;
     enum chorus_err rc;
 
-    if (c->startup &&
-        lyd_dup_siblings(c->startup, NULL, LYD_DUP_RECURSIVE | LYD_DUP_WITH_FLAGS, &copy)) {
+    if (!sv || (c->startup && lyd_dup_siblings(c->startup, NULL,
+                                               LYD_DUP_RECURSIVE | LYD_DUP_WITH_FLAGS, &copy))) {
+        val_free(sv);
         return cerr_add(e, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
     }
-    dl_init(&log, &copy, NULL, NULL);
-    rc = ds_apply(&log, t->ed, e);
-    if (!rc && copy &&
-        lyd_dup_siblings(copy, NULL, LYD_DUP_RECURSIVE | LYD_DUP_WITH_FLAGS, &valid)) {
-        rc = cerr_add(e, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
+    if (!copy && (rc = val_tree(c->ctx, &copy, e))) {
+        /* an empty startup datastore has its implicit defaults, like running */
+        val_free(sv);
+        return rc;
     }
+    dl_init(&log, &copy, val_hooks(), sv);
+    rc = ds_apply(&log, t->ed, e);
     if (!rc) {
-        rc = val_tree(c->ctx, &valid, e);
+        rc = c->cfg->validation == CFG_VAL_FULL ? val_full(sv, &log, e)
+                                                : val_incremental(sv, &log, e);
     }
     if (!rc && write) {
-        rc = startup_write(c, valid, e);
+        rc = startup_write(c, copy, e);
     }
     if (rc || !write) {
         dl_undo(&log, true); /* the change set is whole again */
-        lyd_free_all(valid);
-        valid = NULL;
+        lyd_free_all(copy);
     } else {
         dl_commit(&log);
         lyd_free_all(c->startup);
-        c->startup = valid;
+        c->startup = copy;
     }
     dl_done(&log);
-    lyd_free_all(copy);
+    val_free(sv);
     return rc;
 }
 

@@ -366,6 +366,7 @@ struct val {
     struct ppmap uniq_key;   /* (entry, uniques[u]) → its vent */
     struct ppmap uniq_built; /* (parent, uniques[u]) → built marker */
     bool oom;
+    bool clone; /* the analysis belongs to another validator */
 };
 
 static inline struct sinfo *
@@ -1058,6 +1059,22 @@ val_reset(struct val *v)
     ppmap_free(&v->uniq_built);
 }
 
+struct val *
+val_clone(const struct val *v)
+{
+    struct val *c = calloc(1, sizeof *c);
+
+    if (c) {
+        c->ctx = v->ctx;
+        c->top = v->top;
+        c->ntop = v->ntop;
+        c->instids = v->instids;
+        c->ninstids = v->ninstids;
+        c->clone = true;
+    }
+    return c;
+}
+
 void
 val_free(struct val *v)
 {
@@ -1065,6 +1082,10 @@ val_free(struct val *v)
         return;
     }
     val_reset(v);
+    if (v->clone) {
+        free(v);
+        return;
+    }
     for (size_t k = 0; k < v->nall; k++) {
         sinfo_free(v->all[k]);
     }

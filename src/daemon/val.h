@@ -45,6 +45,9 @@ struct val;
  * defaults). The context's compiled schema nodes' `priv` pointers are taken. */
 struct val *val_new(struct ly_ctx *ctx);
 void val_free(struct val *v);
+/* A validator for another tree of the same context: it shares @p v's schema analysis (so it
+ * must be freed before @p v) and keeps indexes of its own. */
+struct val *val_clone(const struct val *v);
 
 /* Hooks keeping the indexes current; pass with the validator as argument to dl_init(). */
 const struct dl_hooks *val_hooks(void);
