@@ -793,7 +793,7 @@ corruption_after(const uint8_t *d, size_t len, size_t pos)
 static enum chorus_err
 read_journal(struct jnl *j, uint64_t base, struct lyd_node **root, uint64_t *txid,
              struct jnl_recovery *rv, const struct jnl_params *p, uint64_t *ret_size,
-             bool *ret_header_ok, struct cerr **e)
+             bool *ret_usable, struct cerr **e)
 {
     char *name = fname("journal", base, ".log"), *path = NULL, *data = NULL;
     size_t len = 0, pos, pending_at = 0;
@@ -806,7 +806,7 @@ read_journal(struct jnl *j, uint64_t base, struct lyd_node **root, uint64_t *txi
     uint32_t pending_len = 0;
     int r;
 
-    *ret_header_ok = false;
+    *ret_usable = false;
     if (!name || !(path = path_join(j->dir, name))) {
         rc = cerr_add(e, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
         goto out;
@@ -823,7 +823,6 @@ read_journal(struct jnl *j, uint64_t base, struct lyd_node **root, uint64_t *txi
         *ret_size = 0;
         goto out;
     }
-    *ret_header_ok = true;
     pos = JNL_HDR;
     while (pos < len) {
         uint32_t l, c;
@@ -931,6 +930,9 @@ read_journal(struct jnl *j, uint64_t base, struct lyd_node **root, uint64_t *txi
         rv->cut_bytes += len - pos;
     }
     *ret_size = pos;
+    /* without its module-set record (torn while the file was created) nothing was ever
+     * committed in it: it is not appended to, but created again */
+    *ret_usable = modset_seen;
 out:
     free(data);
     free(path);
@@ -976,7 +978,7 @@ jnl_open(const struct jnl_params *p, struct jnl **ret_jnl, struct lyd_node **ret
     struct jnl_recovery rv = {0};
     uint64_t txid = 0, t0 = now_ms(), last_size = 0;
     enum chorus_err rc;
-    bool last_header_ok = false;
+    bool last_usable = false;
     int r;
 
     if (!j) {
@@ -1032,22 +1034,24 @@ jnl_open(const struct jnl_params *p, struct jnl **ret_jnl, struct lyd_node **ret
     /* the journals, oldest first */
     for (size_t k = 0; k < f.njnls; k++) {
         uint64_t size = 0;
-        bool hdr_ok = false;
+        bool usable = false;
 
         if (k + 1 < f.njnls && f.jnls[k + 1] <= rv.snapshot_txid) {
             continue; /* entirely covered by the snapshot (J4) */
         }
-        rc = read_journal(j, f.jnls[k], &tree, &txid, &rv, p, &size, &hdr_ok, e);
+        rc = read_journal(j, f.jnls[k], &tree, &txid, &rv, p, &size, &usable, e);
         if (rc) {
             goto fail;
         }
         rv.journals++;
         last_size = size;
-        last_header_ok = hdr_ok;
+        last_usable = usable;
     }
-    rv.empty = !f.nsnaps && !f.njnls;
+    /* nothing was ever committed (a first start, or one that died before its init
+     * transaction committed) */
+    rv.empty = !rv.snapshot_txid && !txid;
 
-    if (f.njnls && last_header_ok) {
+    if (f.njnls && last_usable) {
         /* append to the newest journal, cut to its valid prefix (J1) */
         uint64_t base = f.jnls[f.njnls - 1];
         char *path;
@@ -1072,7 +1076,8 @@ jnl_open(const struct jnl_params *p, struct jnl **ret_jnl, struct lyd_node **ret
         j->size = last_size;
     } else {
         if (f.njnls) {
-            /* a journal whose header never became durable: replace it */
+            /* a journal whose header or module-set record never became durable: it holds
+             * nothing committed; replace it */
             char *n = fname("journal", f.jnls[f.njnls - 1], ".log");
             char *path = n ? path_join(j->dir, n) : NULL;
 

@@ -27,7 +27,7 @@ struct jnl_recovery {
     uint64_t aborted;       /* records with an abort mark */
     uint64_t discarded;     /* a record without completion mark at the end (cut) */
     uint64_t cut_bytes;     /* bytes cut from a torn or unfinished tail */
-    bool empty;             /* a new database: nothing was found */
+    bool empty;             /* nothing was ever committed: a new database */
     uint64_t ms;            /* duration */
 };
 
