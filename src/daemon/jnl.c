@@ -819,7 +819,17 @@ read_journal(struct jnl *j, uint64_t base, struct lyd_node **root, uint64_t *txi
     d = (const uint8_t *)data;
     if (len < JNL_HDR || memcmp(d, JNL_MAGIC, 8) || rd_u32(d + 60) != crc(0, d, 60) ||
         rd_u64(d + 16) != base) {
-        /* a header torn while the file was created: nothing was ever committed in it */
+        /* a header torn while the file was created: nothing was ever committed in it, unless
+         * valid records follow it (J2a), and then the header was damaged later */
+        size_t q = len > JNL_HDR ? corruption_after(d, len, JNL_HDR - 1) : 0;
+
+        if (q) {
+            rc = cerr_add(e, CHORUS_ERR_PROTO, NULL, NULL,
+                          "%s/%s: corrupt journal: its header is damaged but valid records "
+                          "follow (at offset %zu); refusing to drop committed transactions",
+                          j->dir, name, q);
+            goto out;
+        }
         *ret_size = 0;
         goto out;
     }
@@ -1038,6 +1048,21 @@ jnl_open(const struct jnl_params *p, struct jnl **ret_jnl, struct lyd_node **ret
 
         if (k + 1 < f.njnls && f.jnls[k + 1] <= rv.snapshot_txid) {
             continue; /* entirely covered by the snapshot (J4) */
+        }
+        if (f.jnls[k] > txid) {
+            /* J4, J6: transactions up to the journal's base live only in a snapshot of that
+             * txid or later, and there is no valid one */
+            char *sn = fname("snapshot", f.jnls[k], ".json"),
+                 *jn = fname("journal", f.jnls[k], ".log");
+
+            rc = cerr_add(e, CHORUS_ERR_PROTO, NULL, NULL,
+                          "%s/%s: corrupt database: the journal starts after transaction %" PRIu64
+                          " but the newest valid snapshot ends at transaction %" PRIu64
+                          " (%s is damaged or missing); refusing to drop committed transactions",
+                          j->dir, jn ? jn : "journal", f.jnls[k], txid, sn ? sn : "snapshot");
+            free(sn);
+            free(jn);
+            goto fail;
         }
         rc = read_journal(j, f.jnls[k], &tree, &txid, &rv, p, &size, &usable, e);
         if (rc) {

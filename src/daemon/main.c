@@ -327,6 +327,7 @@ main(int argc, char **argv)
             const char **nl = realloc(loadpaths, (nload + 1) * sizeof *nl);
 
             if (!nl) {
+                free(loadpaths);
                 return 1;
             }
             loadpaths = nl;
@@ -353,22 +354,27 @@ main(int argc, char **argv)
                   : opt == 's' ? ssh_port
                                : tcp_port)) {
                 fprintf(stderr, "chorusd: %s: not a port number (1-65535)\n", optarg);
+                free(loadpaths);
                 return 2;
             }
             break;
         case 'V':
             printf("chorusd %s (libyang %s)\n", CHORUS_VERSION, LY_VERSION);
+            free(loadpaths);
             return 0;
         case 'h':
             fputs(usage, stdout);
+            free(loadpaths);
             return 0;
         default:
             fputs(usage, stderr);
+            free(loadpaths);
             return 2;
         }
     }
     if (!cfg_path || optind != argc) {
         fputs(usage, stderr);
+        free(loadpaths);
         return 2;
     }
     fault_init();
@@ -381,6 +387,8 @@ main(int argc, char **argv)
             fprintf(stderr, "chorusd: %s\n", x->msg ? x->msg : chorus_strerror(x->code));
         }
         cerr_free(e);
+        cfg_free(c->cfg);
+        free(loadpaths);
         return 1;
     }
     if (ipc_port) {

@@ -200,7 +200,7 @@ rb_write(struct rb *rb, uint64_t txid, const uint8_t *record, size_t len, struct
         goto out;
     }
     /* remember it, and keep only the newest `max` */
-    if (!rb->n || rb->txids[rb->n - 1] != txid) {
+    if (!rb->n || !bsearch(&txid, rb->txids, rb->n, sizeof *rb->txids, cmp_u64)) {
         if (vec_reserve(&rb->txids, &rb->cap, rb->n, sizeof *rb->txids)) {
             rc = cerr_add(e, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
             goto out;
