@@ -12,6 +12,11 @@
 #   ok CMD... / fails CMD...               assert success / failure
 #   contains STR TEXT / lacks STR TEXT     assert substring
 #   pass                                   print PASS and exit 0 (cleanup runs)
+# More helpers (configurations, exit statuses, api_client, subtests) are listed at the end.
+#
+# Ports: free_port's port is only a proposal (another test may bind it first), so node_start
+# retries with another port when chorusd reports "Address already in use", and checks that
+# the daemon answering on the port is the one it started (status "pid").
 set -u
 set -o pipefail
 
@@ -44,14 +49,19 @@ die() {
     exit 1
 }
 
-# A free TCP port on 127.0.0.1 (the kernel's choice; released before use).
+# A free TCP port on 127.0.0.1 (the kernel's choice; released before use); N distinct ones.
 free_port() {
-    /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+    /usr/bin/python3 -c '
+import socket, sys
+ss = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in ss:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in ss))' "${1:-1}"
 }
 
 wait_port() {
     local port=$1 pid=$2 i
-    for i in $(seq 1 200); do
+    for i in $(seq 1 600); do
         if ! kill -0 "$pid" 2>/dev/null; then
             return 1
         fi
@@ -66,26 +76,66 @@ wait_port() {
 node_start() {
     local name=$1
     shift
-    local port
-    port=$(free_port)
+    local port pid try ports
     mkdir -p "$T/$name"
-    "$CHORUSD" -c "${NODE_CONF:-$CONF}" --addloadpath "${LOADPATH:-$ROUTES_DIR}" --dbdir "$T/$name" \
-        --ipc-port "$port" --foreground "$@" >"$T/$name.out" 2>&1 &
-    local pid=$!
-    PIDS+=("$pid")
-    eval "${name}_PORT=$port ${name}_PID=$pid"
-    wait_port "$port" "$pid" || die "node $name did not start: $(tail -n 5 "$T/$name.out")"
+    # free_port only proposes a port: another process (a parallel test) may take it before
+    # chorusd binds it. Then chorusd exits with "Address already in use" and we try another.
+    # The NETCONF ports get free ports too, so that parallel tests never share 2022/2023.
+    for try in 1 2 3 4 5; do
+        read -r -a ports <<<"$(free_port 3)"
+        port=${ports[0]}
+        "$CHORUSD" -c "${NODE_CONF:-$CONF}" --addloadpath "${LOADPATH:-$ROUTES_DIR}" \
+            --dbdir "$T/$name" --ipc-port "$port" --netconf-ssh-port "${ports[1]}" \
+            --netconf-tcp-port "${ports[2]}" --foreground "$@" >>"$T/$name.out" 2>&1 &
+        pid=$!
+        PIDS+=("$pid")
+        eval "${name}_PORT=$port ${name}_PID=$pid"
+        if wait_port "$port" "$pid" && node_is "$port" "$pid"; then
+            return 0
+        fi
+        if kill -0 "$pid" 2>/dev/null || ! tail -n 3 "$T/$name.out" | grep -q "Address already in use"; then
+            break
+        fi
+        wait "$pid" 2>/dev/null
+        pids_forget "$pid"
+    done
+    die "node $name did not start: $(tail -n 5 "$T/$name.out")"
+}
+
+# Whether the chorusd answering on PORT is process PID (and not another test's daemon that
+# took the port first).
+node_is() {
+    local port=$1 pid=$2 i
+    for i in $(seq 1 100); do
+        if "$CHORUSCTL" -t 10 -p "$port" status 2>/dev/null | grep -q "\"pid\": $pid,"; then
+            return 0
+        fi
+        kill -0 "$pid" 2>/dev/null || return 1
+        sleep 0.05
+    done
+    return 1
+}
+
+# Drop PID from the processes the cleanup kills (once it has been reaped, the number may be
+# reused by an unrelated process).
+pids_forget() {
+    local p keep=()
+    for p in "${PIDS[@]}"; do
+        [ "$p" = "$1" ] || keep+=("$p")
+    done
+    PIDS=("${keep[@]}")
 }
 
 # Stop a node and check that it exited cleanly (under the sanitizers: no leak, no error).
 node_stop() {
     local name=$1 pid port i st
     eval "pid=\${${name}_PID} port=\${${name}_PORT}"
-    "$CHORUSCTL" -p "$port" stop >/dev/null 2>&1
-    for i in $(seq 1 200); do
+    "$CHORUSCTL" -t 30 -p "$port" stop >/dev/null 2>&1
+    for i in $(seq 1 600); do
         if ! kill -0 "$pid" 2>/dev/null; then
             wait "$pid"
             st=$?
+            pids_forget "$pid"
             [ "$st" -eq 0 ] || die "node $name exited with status $st: $(tail -n 20 "$T/$name.out")"
             return 0
         fi
@@ -100,6 +150,7 @@ node_kill() {
     eval "pid=\${${name}_PID}"
     kill -9 "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
+    pids_forget "$pid"
     return 0
 }
 
@@ -107,7 +158,7 @@ ctl() {
     local name=$1 port
     shift
     eval "port=\${${name}_PORT}"
-    "$CHORUSCTL" -p "$port" "$@"
+    "$CHORUSCTL" -t "${CTL_TIMEOUT:-120}" -p "$port" "$@"
 }
 
 ok() {
@@ -137,4 +188,169 @@ routes_xml() {
 pass() {
     echo "PASS $TEST_NAME"
     exit 0
+}
+
+# ---- helpers of the integration tests ----
+#   conf_file NAME [XML...]            a configuration $T/NAME.conf: the XML elements inside
+#                                      <chorusd>, NETCONF off, database/dir added unless given
+#   expect_rc CODE CMD...              assert the exit status; output in $T/last.out
+#   last_out                           the output of the last ok/fails/expect_rc
+#   json_get EXPR                      evaluate a Python expression over d = the JSON on stdin
+#   api NAME SCENARIO [ARGS...]        run tests/api_client against node NAME (output in
+#                                      $T/api-SCENARIO.out, also printed)
+#   snap NAME                          txid and saved configuration (for "nothing changed")
+#   unchanged NAME FILE                assert that snap NAME equals FILE
+#   chorusd_once fg|bg OUT ARGS...     run chorusd (with --foreground or detached) that should
+#                                      refuse to start; RC is its exit status (0 if it started:
+#                                      it is stopped again at once); its output goes to OUT
+#   clean_exit FILE                    assert that FILE holds no sanitizer report
+#   subtest NAME FUNC, subtests_end    independent checks (see below)
+#   same_routes A B                    two saved files hold the same routes (any order)
+conf_file() {
+    local name=$1 f="$T/$1.conf" all x
+    shift
+    all="$*"
+    {
+        echo '<chorusd xmlns="urn:chorus:params:xml:ns:yang:chorus-config">'
+        case "$all" in *"<database>"*) ;; *) echo "  <database><dir>$name-db</dir></database>" ;; esac
+        case "$all" in *"<netconf>"*) ;; *) echo "  <netconf><enabled>false</enabled></netconf>" ;; esac
+        for x in "$@"; do
+            echo "  $x"
+        done
+        echo '</chorusd>'
+    } >"$f"
+    echo "$f"
+}
+
+expect_rc() {
+    local want=$1 got
+    shift
+    "$@" >"$T/last.out" 2>&1
+    got=$?
+    [ "$got" = "$want" ] || die "expected exit status $want, got $got: $* -> $(cat "$T/last.out")"
+    return 0
+}
+
+last_out() {
+    cat "$T/last.out"
+}
+
+json_get() {
+    /usr/bin/python3 -c 'import json, sys; d = json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"
+}
+
+API_CLIENT="${CHORUS_BUILD:-}/tests/api_client"
+
+api() {
+    local name=$1 scen=$2 port rc
+    shift 2
+    eval "port=\${${name}_PORT}"
+    [ -x "$API_CLIENT" ] || die "$API_CLIENT is not built"
+    timeout 300 "$API_CLIENT" "$port" "$scen" "$@" >"$T/api-$scen.out" 2>&1
+    rc=$?
+    cat "$T/api-$scen.out"
+    return $rc
+}
+
+snap() {
+    ctl "$1" txid && ctl "$1" save
+}
+
+unchanged() {
+    snap "$1" >"$T/snap.now" 2>&1
+    cmp -s "$2" "$T/snap.now" || die "the data changed: $(diff "$2" "$T/snap.now" | head -n 20)"
+}
+
+chorusd_once() {
+    local mode=$1 out=$2 port pid i started=0
+    shift 2
+    port=$(free_port)
+    if [ "$mode" = fg ]; then
+        "$CHORUSD" --ipc-port "$port" --foreground "$@" >"$out" 2>&1 &
+        pid=$!
+        PIDS+=("$pid")
+        for i in $(seq 1 600); do
+            kill -0 "$pid" 2>/dev/null || break
+            if "$CHORUSCTL" -t 10 -p "$port" status 2>/dev/null | grep -q "\"pid\": $pid,"; then
+                started=1
+                "$CHORUSCTL" -t 10 -p "$port" stop >/dev/null 2>&1 || kill -9 "$pid"
+            fi
+            sleep 0.05
+        done
+        kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
+        wait "$pid"
+        RC=$?
+        pids_forget "$pid"
+    else
+        "$CHORUSD" --ipc-port "$port" "$@" >"$out" 2>&1
+        RC=$?
+        pid=$("$CHORUSCTL" -t 10 -p "$port" status 2>/dev/null | json_get 'd["pid"]' 2>/dev/null)
+        if [ -n "$pid" ]; then
+            started=1
+            PIDS+=("$pid")
+            "$CHORUSCTL" -t 10 -p "$port" stop >/dev/null 2>&1 || kill -9 "$pid"
+            for i in $(seq 1 600); do
+                kill -0 "$pid" 2>/dev/null || break
+                sleep 0.05
+            done
+            kill -9 "$pid" 2>/dev/null
+            pids_forget "$pid"
+        fi
+    fi
+    [ "$started" = 0 ] || RC=0
+    return 0
+}
+
+clean_exit() {
+    local s
+    s=$(cat "$1")
+    lacks "AddressSanitizer" "$s"
+    lacks "LeakSanitizer" "$s"
+    lacks "runtime error:" "$s"
+}
+
+# subtest NAME FUNC [ARGS...]: run FUNC in a subshell, so that a failure (die) is recorded
+# and the test goes on with the next subtest; after a failure the test's subtest_recover
+# function runs, if it has one. subtests_end fails the test if any subtest failed. Start and
+# stop nodes outside subtests: a subshell's changes to PIDS and NAME_PORT are lost.
+SUBTESTS_FAILED=()
+subtest() {
+    local name=$1
+    shift
+    echo "-- $name"
+    if ! ("$@"); then
+        SUBTESTS_FAILED+=("$name")
+        if declare -F subtest_recover >/dev/null; then
+            subtest_recover
+        fi
+    fi
+    return 0
+}
+
+subtests_end() {
+    [ "${#SUBTESTS_FAILED[@]}" -eq 0 ] ||
+        die "${#SUBTESTS_FAILED[@]} subtest(s) failed: $(printf '[%s] ' "${SUBTESTS_FAILED[@]}")"
+}
+
+# same_routes A B: two saved files (XML or JSON) hold the same routes with the same values,
+# in whatever order (the routes list is ordered-by system)
+same_routes() {
+    local f
+    for f in "$1" "$2"; do
+        /usr/bin/python3 -c '
+import json, sys, xml.etree.ElementTree as ET
+text = open(sys.argv[1]).read()
+if text.lstrip().startswith("{"):
+    d = json.loads(text) if text.strip() else {}
+    routes = d.get("routes:active-cfg", {}).get("routes", {}).get("route", [])
+    rows = sorted(tuple(str(r.get(k)) for k in ("id", "leaf1", "leaf2", "leaf3", "leaf4")) for r in routes)
+else:
+    ns = "{urn:chorus:example:routes}"
+    root = ET.fromstring("<x>" + text + "</x>")
+    rows = sorted(tuple(r.findtext(ns + k) for k in ("id", "leaf1", "leaf2", "leaf3", "leaf4"))
+                  for r in root.iter(ns + "route"))
+print(len(rows))
+print("\n".join(" ".join(map(str, r)) for r in rows))' "$f" >"$f.rows" || return 1
+    done
+    cmp -s "$1.rows" "$2.rows" || { diff "$1.rows" "$2.rows" | head -n 8; return 1; }
 }
