@@ -12,6 +12,7 @@
 #include "ipc.h"
 #include "jnl.h"
 #include "lyu.h"
+#include "rb.h"
 #include "schema.h"
 #include "sess.h"
 #include "txn.h"
@@ -156,6 +157,43 @@ core_stop(struct core *c)
 }
 
 void
+core_rb_flush(struct core *c)
+{
+    struct cerr *e = NULL;
+
+    if (c->rb_timer) {
+        ev_timer_cancel(c->ev, c->rb_timer);
+        c->rb_timer = NULL;
+    }
+    if (rb_pending(c->rb) && rb_flush(c->rb, &e)) {
+        for (struct cerr *x = e; x; x = x->next) {
+            LOG(LL_WARN, NULL, "rollback file not written: %s", x->msg ? x->msg : "?");
+        }
+    }
+    cerr_free(e);
+}
+
+static void
+rb_timer_cb(void *arg)
+{
+    struct core *c = arg;
+
+    c->rb_timer = NULL;
+    core_rb_flush(c);
+}
+
+void
+core_rb_flush_soon(struct core *c)
+{
+    if (rb_pending(c->rb) && !c->rb_timer) {
+        c->rb_timer = ev_timer(c->ev, 0, rb_timer_cb, c);
+        if (!c->rb_timer) {
+            core_rb_flush(c);
+        }
+    }
+}
+
+void
 core_maybe_compact(struct core *c)
 {
     struct cerr *e = NULL;
@@ -164,6 +202,7 @@ core_maybe_compact(struct core *c)
     if (c->holder || !c->jnl || !jnl_compaction_due(c->jnl)) {
         return;
     }
+    core_rb_flush(c); /* J5: the rollback files of what the snapshot covers exist first */
     core_running(c, NULL);
     t0 = now_ms();
     if (jnl_compact(c->jnl, c->running, c->txid, &e)) {

@@ -47,7 +47,8 @@ struct core {
     struct val *val;
     struct ev *ev;
     struct jnl *jnl;
-    struct rb *rb; /* NULL when rollback files are disabled */
+    struct rb *rb;             /* NULL when rollback files are disabled */
+    struct ev_timer *rb_timer; /* writes the queued rollback files at the next turn */
     struct ipc *ipc;
 
     /* datastores */
@@ -102,5 +103,8 @@ void core_stop(struct core *c);
 
 /* Maybe start journal compaction (after a commit, with the commit lock free). */
 void core_maybe_compact(struct core *c);
+/* Write the queued rollback files now / at the next turn of the loop (after the reply). */
+void core_rb_flush(struct core *c);
+void core_rb_flush_soon(struct core *c);
 
 #endif

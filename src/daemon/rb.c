@@ -26,6 +26,11 @@ struct rb {
     uint32_t max;
     uint64_t *txids; /* existing files, ascending */
     size_t n, cap;
+    struct rb_later {
+        uint64_t txid;
+        struct buf record;
+    } * later; /* queued by rb_write_later(), in commit order */
+    size_t nlater, later_cap;
 };
 
 static char *
@@ -92,6 +97,11 @@ void
 rb_close(struct rb *rb)
 {
     if (rb) {
+        struct cerr *e = NULL;
+
+        (void)rb_flush(rb, &e); /* a clean stop leaves every file written */
+        cerr_free(e);
+        free(rb->later);
         free(rb->dir);
         free(rb->txids);
         free(rb);
@@ -226,10 +236,61 @@ out:
 }
 
 enum chorus_err
+rb_write_later(struct rb *rb, uint64_t txid, struct buf *record, struct cerr **e)
+{
+    if (vec_reserve(&rb->later, &rb->later_cap, rb->nlater, sizeof *rb->later)) {
+        return cerr_add(e, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
+    }
+    rb->later[rb->nlater].txid = txid;
+    rb->later[rb->nlater].record = *record;
+    rb->nlater++;
+    *record = (struct buf)BUF_INIT;
+    return CHORUS_OK;
+}
+
+bool
+rb_pending(const struct rb *rb)
+{
+    return rb && rb->nlater;
+}
+
+enum chorus_err
+rb_flush(struct rb *rb, struct cerr **e)
+{
+    enum chorus_err rc = CHORUS_OK, r;
+
+    for (size_t k = 0; k < rb->nlater; k++) {
+        r = rb_write(rb, rb->later[k].txid, rb->later[k].record.p, rb->later[k].record.len, e);
+        if (r && !rc) {
+            rc = r;
+        }
+        buf_free(&rb->later[k].record);
+    }
+    rb->nlater = 0;
+    return rc;
+}
+
+/* The queue is written before the files are read; one that cannot be written is not offered
+ * (as a damaged one is not). The daemon's own flush, right after the reply, logs errors. */
+static void
+flush_quiet(struct rb *rb)
+{
+    struct cerr *e = NULL;
+
+    if (rb->nlater) {
+        (void)rb_flush(rb, &e);
+        cerr_free(e);
+    }
+}
+
+enum chorus_err
 rb_list(struct rb *rb, struct rb_info **ret_list, size_t *ret_n, struct cerr **e)
 {
-    struct rb_info *l = calloc(rb->n ? rb->n : 1, sizeof *l);
+    struct rb_info *l;
     size_t n = 0;
+
+    flush_quiet(rb);
+    l = calloc(rb->n ? rb->n : 1, sizeof *l);
 
     if (!l) {
         return cerr_add(e, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
@@ -274,6 +335,7 @@ rb_load(struct rb *rb, uint32_t index, uint8_t **ret, size_t *ret_len, uint64_t 
 {
     uint32_t seen = 0;
 
+    flush_quiet(rb);
     for (size_t k = rb->n; k-- > 0;) {
         uint8_t *p = NULL;
         size_t len;

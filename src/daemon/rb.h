@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/buf.h"
 #include "common/cerr.h"
 
 struct rb;
@@ -37,6 +38,18 @@ void rb_close(struct rb *rb);
 /* Write the rollback file of transaction @p txid from its full record; keeps `max` files. */
 enum chorus_err rb_write(struct rb *rb, uint64_t txid, const uint8_t *record, size_t len,
                          struct cerr **e);
+
+/* Queue the rollback file of transaction @p txid, to be written by rb_flush() once the reply
+ * is on its way: its cost (create, write, rename, and the removal of the oldest) stays off the
+ * commit's latency. Takes the record (*record is left empty). rb_list(), rb_load() and
+ * rb_close() flush first, so the queue is never visible; a crash loses nothing (the journal
+ * holds the record, and the replay writes missing files); compaction must flush before it
+ * starts (J5). */
+enum chorus_err rb_write_later(struct rb *rb, uint64_t txid, struct buf *record, struct cerr **e);
+/* Write the queued files. Errors (one per file not written) go to *e; the queue is emptied. */
+enum chorus_err rb_flush(struct rb *rb, struct cerr **e);
+/* Whether files are queued. */
+bool rb_pending(const struct rb *rb);
 
 /* Whether a valid rollback file of @p txid exists. */
 bool rb_has(struct rb *rb, uint64_t txid);

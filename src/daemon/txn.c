@@ -980,7 +980,8 @@ commit_running(struct core *c, struct txn *t)
             t->is_init                    ? " (init transaction)"
             : (t->flags & REC_F_ROLLBACK) ? " (rollback)"
                                           : "");
-        if (c->rb && (rc = rb_write(c->rb, txid, t->record.p, t->record.len, &e))) {
+        /* written once the reply is on its way (core_rb_flush) */
+        if (c->rb && (rc = rb_write_later(c->rb, txid, &t->record, &e))) {
             LOG(LL_WARN, &tag, "rollback file not written: %s", e && e->msg ? e->msg : "");
             cerr_free(e);
             e = NULL;
@@ -999,6 +1000,7 @@ commit_running(struct core *c, struct txn *t)
     t->state = TXN_COMMITTED;
     release_lock(c, t);
     finish(t, CHORUS_OK, NULL, t->txid);
+    core_rb_flush_soon(c);
     core_maybe_compact(c);
 }
 

@@ -31,7 +31,8 @@
  *                every other observer. After here the transaction commits.
  *  6. COMMIT     The completion mark is written and made durable (together with the record
  *                in one write when the record was kept, jnl.c J3); the log is made permanent;
- *                the transaction id advances; the rollback file is written. An I/O error
+ *                the transaction id advances; the rollback file is queued (written at the
+ *                next turn of the loop, after the reply: rb.h rb_write_later). An I/O error
  *                here undoes the change and fails the commit (the record never gets its
  *                mark, so recovery agrees).
  *  7. NOTIFY     Subscribers are notified in priority order (equal priorities in parallel);
