@@ -1,0 +1,644 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""Write docs/benchmarks.md (and docs/bench-*.png) from the files bench/run.sh collected.
+
+usage: report.py BENCH_TMP_DIR OUTPUT.md
+
+Reads BENCH_TMP_DIR/results.tsv (KEY, repetition, value), meta.txt (KEY=VALUE) and profile/
+(debug logs, perf and strace summaries, latency samples). Every figure is reported as the
+median, min and max over the repetitions; a ratio is computed within each repetition (the
+Chorus figure over the floor figure measured next to it) before its median, min and max are
+taken.
+"""
+import collections
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+
+T, OUT = sys.argv[1], sys.argv[2]
+PROF = os.path.join(T, "profile")
+DOCDIR = os.path.dirname(os.path.abspath(OUT))
+
+R = collections.defaultdict(dict)  # key -> {rep: value}
+with open(os.path.join(T, "results.tsv")) as f:
+    for line in f:
+        k, rep, v = line.rstrip("\n").split("\t")
+        if v != "":
+            R[k][int(rep)] = float(v)
+META = {}
+with open(os.path.join(T, "meta.txt")) as f:
+    for line in f:
+        if "=" in line:
+            k, v = line.rstrip("\n").split("=", 1)
+            META[k] = v
+BL = META["big"]
+SIZES = META["sizes"].split()
+QUICK = bool(META.get("quick"))
+
+
+def read(name):
+    p = os.path.join(PROF, name)
+    return open(p, errors="replace").read() if os.path.exists(p) else ""
+
+
+def vals(key):
+    return [R[key][r] for r in sorted(R.get(key, {}))]
+
+
+def ratio_vals(num, den):
+    a, b = R.get(num, {}), R.get(den, {})
+    return [a[r] / b[r] for r in sorted(a) if r in b and b[r]]
+
+
+def stat(v):
+    return (statistics.median(v), min(v), max(v)) if v else None
+
+
+def fmt(x, unit=""):
+    if x is None:
+        return "–"
+    a = abs(x)
+    s = ("%.0f" % x if a >= 100 else "%.1f" % x if a >= 10 else
+         "%.2f" % x if a >= 1 else "%.3f" % x)
+    return s + unit
+
+
+def cell(v, scale=1.0, unit=""):
+    s = stat(v)
+    if not s:
+        return "–"
+    m, lo, hi = (x * scale for x in s)
+    if len(v) == 1:
+        return fmt(m, unit)
+    return "%s (%s–%s)" % (fmt(m, unit), fmt(lo), fmt(hi))
+
+
+def med(v, scale=1.0):
+    s = stat(v)
+    return s[0] * scale if s else None
+
+
+# ---- goals ----
+GOALS = []  # (number, what, values, goal text, reached?)
+
+
+def goal(num, what, v, op, limit, unit="×"):
+    s = stat(v)
+    ok = None if not s else (s[0] <= limit if op == "<=" else s[0] >= limit)
+    GOALS.append((num, what, cell(v, unit=unit if unit != "×" else "×"),
+                  "%s %s%s" % ("≤" if op == "<=" else "≥", fmt(limit), unit), ok, v))
+    return ok
+
+
+for L in SIZES:
+    goal("2", "load %s / libyang XML parse + validate of the same file" % L,
+         ratio_vals("load_ms@" + L, "floor_xml_parse_ms@" + L), "<=", 1.5)
+goal("3", "peak RSS of chorusd holding %s / RSS of one libyang tree" % BL,
+     ratio_vals("hwm_kb@" + BL, "floor_tree_rss_kb@" + BL), "<=", 1.5)
+goal("4", "one-leaf commits, 1 client (commits/s)", vals("c1_commits_per_s"), ">=", 3000, "/s")
+goal("4", "one-leaf commits, 4 clients (commits/s, all clients)", vals("c4_commits_per_s"),
+     ">=", 3000, "/s")
+goal("5", "one-leaf commit p50 latency, %s routes / 1k routes" % BL,
+     ratio_vals("latbig_p50_us", "lat1k_p50_us"), "<=", 2)
+for c, what in (("a", "journal only"), ("b", "snapshot + LYB cache"), ("c", "snapshot JSON, no cache")):
+    goal("6" + c, "restart with %s (%s) / libyang LYB parse + validate, cold" % (BL, what),
+         ratio_vals("rst_%s_ms" % c, "floor_lyb_parse_ms@" + BL), "<=", 1.5)
+
+# ---- profile: stage timings from the debug log ----
+RX_EDIT = re.compile(r"edit: parsed (\d+) bytes in ([\d.]+) ms")
+RX_PREP = re.compile(r"prepare: apply ([\d.]+) ms \((\d+) log entries\), validate ([\d.]+) ms, "
+                     r"record ([\d.]+) ms \((\d+) bytes\)")
+RX_JNL = re.compile(r"commit: journal ([\d.]+) ms")
+
+
+def load_stages():
+    log = read("load.log")
+    st = {}
+    lines = log.splitlines()
+    for i, line in enumerate(lines):
+        m = RX_EDIT.search(line)
+        if m and int(m.group(1)) > 100000:
+            st["edit_bytes"] = int(m.group(1))
+            st["parse"] = float(m.group(2))
+            for l2 in lines[i + 1:]:
+                m2 = RX_PREP.search(l2)
+                if m2 and "apply" not in st:
+                    st["apply"], st["validate"] = float(m2.group(1)), float(m2.group(3))
+                    st["record"], st["record_bytes"] = float(m2.group(4)), int(m2.group(5))
+                m3 = RX_JNL.search(l2)
+                if m3 and "apply" in st:
+                    st["journal"] = float(m3.group(1))
+                    break
+            break
+    ms = read("load.ms").strip()
+    if ms:
+        st["wall"] = float(ms)
+    return st
+
+
+def commit_stages():
+    log = read("commits.log")
+    big = log.find("commit: journal")  # the load's commit comes first
+    acc = collections.defaultdict(list)
+    for line in log[big + 1:].splitlines():
+        m = RX_PREP.search(line)
+        if m and m.group(2) == "1":
+            acc["apply"].append(float(m.group(1)))
+            acc["validate"].append(float(m.group(3)))
+            acc["record"].append(float(m.group(4)))
+        m = RX_JNL.search(line)
+        if m:
+            acc["journal"].append(float(m.group(1)))
+    return {k: statistics.median(v) for k, v in acc.items() if v}, len(acc.get("journal", []))
+
+
+def strace_per_commit(ncommits):
+    txt = read("strace.txt")
+    rows = []
+    for line in txt.splitlines():
+        p = line.split()
+        if len(p) >= 5 and p[0].replace(".", "").isdigit() and p[-1] != "total":
+            calls = int(p[3])
+            rows.append((p[-1], calls, float(p[1])))
+    rows.sort(key=lambda r: -r[1])
+    return [(n, c / ncommits, s) for n, c, s in rows if c >= ncommits // 2]
+
+
+def perf_dso(name, n=4):
+    """[(percent, shared object)] of self time."""
+    out = []
+    for line in read(name + ".dso").splitlines()[:n]:
+        p = line.split()
+        if len(p) >= 2 and p[0].endswith("%"):
+            out.append((p[0], os.path.basename(p[1])))
+    return out
+
+
+def perf_sym(name, n=12):
+    """[(percent including callees, self percent, function)]."""
+    out = []
+    for line in read(name + ".sym").splitlines():
+        m = re.match(r"\s*([\d.]+%)\s+([\d.]+%)\s+\[(.)\]\s+(.*)$", line)
+        if m:
+            out.append((m.group(1), m.group(2), ("kernel: " if m.group(3) == "k" else "") +
+                        m.group(4).replace(" (inlined)", "").strip()))
+    return out[:n]
+
+
+COMMIT_FUNCS = ("txn_prepare", "txn_commit", "jnl_write_txn", "fault_sync", "rb_write", "flush",
+                "epoll_wait", "kernel: do_fsync", "kernel: ext4_create", "kernel: recently_deleted",
+                "kernel: do_unlinkat", "kernel: do_renameat2", "kernel: do_sys_openat2")
+
+
+def perf_pick(name, funcs):
+    """{function: percent including callees} for the functions named."""
+    return {f: c for c, _, f in perf_sym(name, 1000) if f in funcs}
+
+
+def perf_text(name, n=12):
+    if name.startswith("commits"):
+        d, pk = perf_dso(name), perf_pick(name, COMMIT_FUNCS)
+        if not d and not pk:
+            return ""
+        return ("self time by object: %s. Time including callees: %s." % (
+            ", ".join("%s %s" % (o, p) for p, o in d),
+            "; ".join("`%s` %s" % (f, pk[f]) for f in COMMIT_FUNCS if f in pk)))
+    d, sy = perf_dso(name), perf_sym(name, n)
+    if not d and not sy:
+        return ""
+    return ("self time by object: %s. Functions, time including callees (self): %s." % (
+        ", ".join("%s %s" % (o, p) for p, o in d),
+        "; ".join("`%s` %s (%s)" % (f, c, se) for c, se, f in sy)))
+
+
+# ---- the document ----
+o = []
+w = o.append
+w("# Benchmarks")
+w("")
+w("*Generated by `make bench` (bench/run.sh, bench/report.py) — do not edit by hand; run "
+  "`make bench` again to update it (about 20 minutes on 2 cores; `BENCH_QUICK=1 make bench`: "
+  "100k routes instead of 1M, about 3 minutes)%s.*" % (
+      ". This is a `BENCH_QUICK=1` run" if QUICK else ""))
+w("")
+w("| machine | |")
+w("|---|---|")
+w("| date | %s |" % META.get("date", "?"))
+w("| cores | %s |" % META.get("cores", "?"))
+w("| CPU | %s |" % META.get("cpu", "?"))
+w("| memory | %s GB |" % META.get("mem_gb", "?"))
+w("| kernel | %s |" % META.get("kernel", "?"))
+w("| libyang | %s |" % META.get("libyang", "?"))
+w("| Chorus | %s |" % META.get("commit", "?"))
+w("| database disk | %s |" % META.get("fs", "?"))
+w("| load average at start / end | %s / %s |" % (META.get("load_start", "?"),
+                                                  META.get("load_end", "?")))
+w("| run | %s, %s repetitions, %s s |" % (
+    "quick (`BENCH_QUICK=1`: %s routes instead of 1M)" % BL if QUICK else "full",
+    META.get("reps"), META.get("elapsed_s", "?")))
+w("")
+try:
+    busy = [float(META[k].split()[0]) for k in ("load_start", "load_end") if META.get(k)]
+    if busy and max(busy) > 0.5 * float(META.get("cores", "1")):
+        w("**The machine was busy during this run (1-minute load average %s at the start, %s at "
+          "the end, on %s cores): the figures are noisy; compare ratios, not absolute times.**" %
+          (META.get("load_start", "?").split()[0], META.get("load_end", "?").split()[0],
+           META["cores"]))
+        w("")
+except (ValueError, IndexError):
+    pass
+w("Every figure is the median over the repetitions, with (min–max). A ratio is taken within "
+  "each repetition — the Chorus figure over the floor figure measured just before it in the "
+  "same repetition — and then summarized. *Wall* is the time the client sees; *server CPU* is "
+  "user + system time of chorusd from `/proc/PID/stat` (10 ms ticks). chorusd runs with "
+  "`examples/routes/chorusd.conf` (rollback files on, incremental validation) unless stated.")
+w("")
+
+w("## Goals")
+w("")
+w("| # | figure | result | goal | reached |")
+w("|---|---|---|---|---|")
+for num, what, res, gtext, ok, _ in GOALS:
+    w("| %s | %s | %s | %s | %s |" % (num, what, res, gtext,
+                                       "–" if ok is None else "yes" if ok else "**no**"))
+w("")
+
+# 1. floor
+w("## 1. Floor: libyang and the disk alone (`bench/floor.c`)")
+w("")
+w("The XML file is the one `chorusctl load` sends (examples/routes/gen-routes.py), parsed from "
+  "memory in a fresh libyang context. Tree RSS = RSS after the parse minus before "
+  "(`/proc/self/statm`). LYB is printed from that tree and parsed back: *cold* in a new "
+  "process (as a daemon that starts: every page of the tree is faulted in anew — the floor of "
+  "the restarts), *warm* in the same process after the XML tree was freed (malloc reuses its "
+  "pages; about twice as fast, and not what a restart gets).")
+w("")
+w("| figure | " + " | ".join(SIZES) + " |")
+w("|---|" + "---|" * len(SIZES))
+rows = [("XML file size", "floor_xml_bytes", 1 / 2**20, " MiB"),
+        ("XML parse + validate (`LYD_PARSE_STRICT`, `LYD_VALIDATE_PRESENT`), s",
+         "floor_xml_parse_ms", 1e-3, ""),
+        ("RSS of the tree", "floor_tree_rss_kb", 1 / 1024, " MiB"),
+        ("LYB print, s", "floor_lyb_print_ms", 1e-3, ""),
+        ("LYB size", "floor_lyb_bytes", 1 / 2**20, " MiB"),
+        ("LYB parse + validate, cold (first thing of a fresh process), s",
+         "floor_lyb_parse_ms", 1e-3, ""),
+        ("RSS of the tree parsed from LYB", "floor_lyb_tree_rss_kb", 1 / 1024, " MiB"),
+        ("LYB parse + validate, warm (heap grown by the XML tree before), s",
+         "floor_lyb_warm_parse_ms", 1e-3, ""),
+        ("LYB parse + validate, cold, malloc on huge pages (`GLIBC_TUNABLES=glibc.malloc.hugetlb=1`), s",
+         "floor_thp_lyb_parse_ms", 1e-3, ""),
+        ("`lyd_validate_all` of the tree alone, s", "floor_validate_all_ms", 1e-3, "")]
+for title, key, sc, unit in rows:
+    w("| %s | %s |" % (title, " | ".join(cell(vals(key + "@" + L), sc, unit) for L in SIZES)))
+per_route = []
+for L in SIZES:
+    rss, nodes = med(vals("floor_tree_rss_kb@" + L)), med(vals("floor_nodes@" + L))
+    if rss and nodes:
+        per_route.append("%.0f B at %s" % (rss * 1024 / ((nodes - 2) / 6), L))
+if per_route:
+    w("")
+    w("Tree memory per route (6 data nodes): %s." % ", ".join(per_route))
+w("")
+w("fdatasync of a 64-byte append to a file in the benchmark's directory, 1000 times in each "
+  "repetition (just before the small commits): p50 %s µs, p99 %s µs, min %s µs, max %s µs." %
+  tuple(cell(vals("floor_fsync_%s_us" % k)) for k in ("p50", "p99", "min", "max")))
+w("")
+
+# 2. load
+w("## 2. Load: `chorusctl load FILE` into an empty database")
+w("")
+w("| figure | " + " | ".join(SIZES) + " |")
+w("|---|" + "---|" * len(SIZES))
+w("| wall time (client), s | %s |" % " | ".join(cell(vals("load_ms@" + L), 1e-3) for L in SIZES))
+w("| ratio to the floor's XML parse + validate | %s |" % " | ".join(
+    cell(ratio_vals("load_ms@" + L, "floor_xml_parse_ms@" + L), unit="×") for L in SIZES))
+w("| server CPU during the load, s | %s |" % " | ".join(
+    cell(vals("load_cpu_ms@" + L), 1e-3) for L in SIZES))
+w("| journal size after the load | %s |" % " | ".join(
+    cell(vals("load_jnl_bytes@" + L), 1 / 2**20, " MiB") for L in SIZES))
+w("| background compaction after the load (snapshot written), s | %s |" % " | ".join(
+    cell(vals("compact_ms@" + L), 1e-3) if vals("compact_ms@" + L) else "none (journal below "
+    "the 64 MiB threshold)" for L in SIZES))
+w("")
+
+# 3. memory
+w("## 3. Memory of chorusd holding %s routes" % BL)
+w("")
+w("| figure | value |")
+w("|---|---|")
+w("| RSS of the idle daemon before the load | %s |" % cell(vals("idle_rss_kb@" + BL), 1 / 1024, " MiB"))
+w("| peak RSS (VmHWM) after the load | %s |" % cell(vals("hwm_kb@" + BL), 1 / 1024, " MiB"))
+w("| RSS after the load (and the compaction) | %s |" % cell(vals("rss_kb@" + BL), 1 / 1024, " MiB"))
+w("| RSS of one libyang tree of the data (floor) | %s |" % cell(
+    vals("floor_tree_rss_kb@" + BL), 1 / 1024, " MiB"))
+w("| peak RSS / tree | %s |" % cell(ratio_vals("hwm_kb@" + BL, "floor_tree_rss_kb@" + BL), unit="×"))
+if vals("child_hwm_kb@" + BL):
+    w("| compaction child: peak RSS (VmHWM, counts pages shared copy-on-write with the parent) "
+      "| %s |" % cell(vals("child_hwm_kb@" + BL), 1 / 1024, " MiB"))
+    w("| compaction child: private memory (Private_Clean + Private_Dirty, highest sample) | %s |"
+      % cell(vals("child_priv_kb@" + BL), 1 / 1024, " MiB"))
+else:
+    w("| compaction child | none ran |")
+for c in "abc":
+    if vals("rst_%s_hwm_kb" % c):
+        w("| peak RSS after restart (%s) | %s |" % (c, cell(vals("rst_%s_hwm_kb" % c), 1 / 1024, " MiB")))
+w("")
+w("The compaction child is forked copy-on-write: its RSS counts the pages it shares with the "
+  "daemon; only its private memory is extra. It is sampled every 50 ms while it lives.")
+w("")
+
+# 4. commits
+w("## 4. Small commits through libchorus (`bench/commits.c`)")
+w("")
+w("Each commit is `chorus_trans_start` + `chorus_set` + `chorus_apply` + `chorus_trans_finish` "
+  "on running, on a datastore of 1k routes. *One-leaf change*: leaf1 of one of the routes; "
+  "*one-route create*: a new route, four `chorus_set` (leaf1..leaf4) in the one transaction. "
+  "Latency is per commit as the client sees it; %s counted commits per run (after 20 warm-up "
+  "commits per client)." % META.get("ncommits"))
+w("")
+w("| scenario | commits/s | p50, µs | p99, µs | max, µs | server CPU per commit, µs |")
+w("|---|---|---|---|---|---|")
+for key, what in (("c1", "one-leaf change, 1 client"), ("c4", "one-leaf change, 4 clients"),
+                  ("cr1", "one-route create, 1 client")):
+    w("| %s | %s | %s | %s | %s | %s |" % (what, cell(vals(key + "_commits_per_s")),
+                                            cell(vals(key + "_p50_us")),
+                                            cell(vals(key + "_p99_us")),
+                                            cell(vals(key + "_max_us")),
+                                            cell(vals(key + "_cpu_us"))))
+w("")
+
+# 5. latency
+w("## 5. One-leaf commit latency: 1k routes vs %s routes" % BL)
+w("")
+w("%s one-leaf changes (1 client) on each datastore, back to back in each repetition." %
+  META.get("latn"))
+w("")
+w("| datastore | p50, µs | p99, µs | server CPU per commit, µs |")
+w("|---|---|---|---|")
+for key, what in (("lat1k", "1k routes"), ("latbig", "%s routes" % BL)):
+    w("| %s | %s | %s | %s |" % (what, cell(vals(key + "_p50_us")), cell(vals(key + "_p99_us")),
+                                 cell(vals(key + "_cpu_us"))))
+w("| ratio of the p50 | %s | | |" % cell(ratio_vals("latbig_p50_us", "lat1k_p50_us"), unit="×"))
+w("")
+
+# 6. restart
+w("## 6. Restart with %s routes" % BL)
+w("")
+w("Exec of chorusd to `chorusctl wait-start 2` succeeding (polled every 10 ms), and the "
+  "daemon's own \"database recovered in N ms\" (the time in `jnl_open`: snapshot and journal "
+  "replay, before the recovered tree is validated and the IPC port opens). (a) a database that "
+  "holds the load only in its journal (%s MiB, compaction off); (b) after compaction "
+  "(`compact-threshold` %s bytes) to `snapshot-N.json` (%s MiB) with its `.lyb` cache (%s MiB); "
+  "(c) the same with the `.lyb` deleted." % (
+      fmt(med(vals("rst_a_jnl_bytes"), 1 / 2**20)), META.get("thr_small"),
+      fmt(med(vals("snapshot_json_bytes"), 1 / 2**20)),
+      fmt(med(vals("snapshot_lyb_bytes"), 1 / 2**20))))
+w("")
+w("| case | exec → ready, s | \"recovered in\", s | rest of the start, s | ratio to LYB parse + validate (cold) |")
+w("|---|---|---|---|---|")
+for c, what in (("a", "(a) journal only"), ("b", "(b) snapshot + LYB cache"), ("c", "(c) snapshot, JSON")):
+    rest = [R["rst_%s_ms" % c][r] - R["rst_%s_log_ms" % c][r] for r in R.get("rst_%s_ms" % c, {})
+            if r in R.get("rst_%s_log_ms" % c, {})]
+    w("| %s | %s | %s | %s | %s |" % (what, cell(vals("rst_%s_ms" % c), 1e-3),
+                                      cell(vals("rst_%s_log_ms" % c), 1e-3), cell(rest, 1e-3),
+                                      cell(ratio_vals("rst_%s_ms" % c, "floor_lyb_parse_ms@" + BL),
+                                           unit="×")))
+if vals("floor_thp_lyb_parse_ms@" + BL):
+    w("| (b) / the floor on huge pages too (`GLIBC_TUNABLES=glibc.malloc.hugetlb=1`) | %s | | | |" % (
+        cell(ratio_vals("rst_b_ms", "floor_thp_lyb_parse_ms@" + BL), unit="×")))
+if vals("rst_b4k_ms"):
+    w("| (b) with chorusd's heap on 4 KiB pages (`CHORUS_HUGEPAGES=0`) "
+      "| %s | %s | | %s |" % (cell(vals("rst_b4k_ms"), 1e-3), cell(vals("rst_b4k_log_ms"), 1e-3),
+                             cell(ratio_vals("rst_b4k_ms", "floor_lyb_parse_ms@" + BL), unit="×")))
+    w("| (b) / (b) on 4 KiB pages | %s | %s | | |" % (
+        cell(ratio_vals("rst_b_ms", "rst_b4k_ms"), unit="×"),
+        cell(ratio_vals("rst_b_log_ms", "rst_b4k_log_ms"), unit="×")))
+w("| (b) / (a): restart from the LYB cache over restart from the journal | %s | %s | | |" % (
+    cell(ratio_vals("rst_b_ms", "rst_a_ms"), unit="×"),
+    cell(ratio_vals("rst_b_log_ms", "rst_a_log_ms"), unit="×")))
+if vals("rst_b_cache") and min(vals("rst_b_cache")) < 1:
+    w("")
+    w("**(b) did not always load the LYB cache** (the log line lacks \"from its cache\").")
+w("")
+w("Floor for comparison (%s): LYB parse + validate %s s cold, %s s warm; "
+  "`lyd_validate_all` %s s; XML parse + validate %s s." % (
+      BL, fmt(med(vals("floor_lyb_parse_ms@" + BL), 1e-3)),
+      fmt(med(vals("floor_lyb_warm_parse_ms@" + BL), 1e-3)),
+      fmt(med(vals("floor_validate_all_ms@" + BL), 1e-3)),
+      fmt(med(vals("floor_xml_parse_ms@" + BL), 1e-3))))
+w("")
+
+# where the time goes
+w("## Where the time goes")
+w("")
+w("From one more run at log level debug (the commit stage timings of `txn.c`)%s, after the "
+  "repetitions." % (", sampled with `perf record -e cpu-clock -g`" if META.get("perf") else
+                    " (perf does not work on this machine)"))
+w("")
+ls = load_stages()
+if "parse" in ls:
+    parts = [("edit parse (XML → tree)", ls.get("parse")), ("apply", ls.get("apply")),
+             ("validate", ls.get("validate")), ("record (%s MiB)" % fmt(ls.get("record_bytes", 0) / 2**20),
+                                                ls.get("record")),
+             ("journal write + fdatasync", ls.get("journal"))]
+    known = sum(v for _, v in parts if v)
+    w("**Load of %s routes** (%s MiB of XML), server stages:" % (BL, fmt(ls["edit_bytes"] / 2**20)))
+    w("")
+    w("| stage | ms |")
+    w("|---|---|")
+    for n, v in parts:
+        w("| %s | %s |" % (n, fmt(v)))
+    if "wall" in ls:
+        w("| rest: chorusctl reads the file, transfer, rollback file, reply | %s |" % fmt(ls["wall"] - known))
+        w("| wall time of this load (client) | %s |" % fmt(ls["wall"]))
+    w("")
+cs, ncs = commit_stages()
+if cs:
+    w("**One-leaf commit**, server stages (median of %d commits): apply %s ms, validate %s ms, "
+      "record %s ms, journal write + fdatasync %s ms." % (
+          ncs, fmt(cs.get("apply")), fmt(cs.get("validate")), fmt(cs.get("record")),
+          fmt(cs.get("journal"))))
+    w("")
+sp = strace_per_commit(200)
+if sp:
+    w("System calls per one-leaf commit (`strace -c -f`, 200 commits): " + ", ".join(
+        "%s %s" % (n, fmt(c)) for n, c, _ in sp[:12]) + ".")
+    w("")
+if META.get("perf"):
+    w("perf samples of chorusd (cpu-clock, 250 Hz, DWARF call graphs; libyang's static "
+      "functions have no symbols on this machine and are left out; `pvm_irq_enable` is the "
+      "hypervisor's interrupt path, where page faults and I/O completions are charged):")
+    w("")
+    for name, what in (("load", "load of %s, debug level" % BL),
+                       ("commits-1k", "1000 one-leaf commits on 1k routes"),
+                       ("commits", "1000 one-leaf commits on %s routes, debug level" % BL),
+                       ("restart-a", "restart (a), until ready"),
+                       ("restart-b", "restart (b), until ready"),
+                       ("restart-c", "restart (c), until ready")):
+        t = perf_text(name)
+        if t:
+            w("- **%s**: %s" % (what, t))
+    w("")
+
+# misses
+misses = [g for g in GOALS if g[4] is False]
+w("### Goals not reached")
+w("")
+if not misses:
+    w("All goals were reached in this run.")
+fl_xml = med(vals("floor_xml_parse_ms@" + BL))
+thp_said = False
+for num, what, res, gtext, ok, v in misses:
+    line = "- **%s** (%s, goal %s): " % (what, res, gtext)
+    if num == "2" and "parse" in ls:
+        line += ("in the debug run (" + BL + " routes) the server spent %s s parsing the edit's XML into a tree "
+                 "(%s× the floor's complete parse + validate of the file, %s s), %s s validating, "
+                 "%s s encoding the %s MiB journal record and %s s writing it; the rest of the "
+                 "wall time (%s s) is chorusctl reading the file, the transfer, the rollback "
+                 "file and the reply." % (
+                     fmt(ls["parse"] / 1e3), fmt(ls["parse"] / fl_xml if fl_xml else None),
+                     fmt(fl_xml / 1e3 if fl_xml else None), fmt(ls.get("validate", 0) / 1e3),
+                     fmt(ls.get("record", 0) / 1e3), fmt(ls.get("record_bytes", 0) / 2**20),
+                     fmt(ls.get("journal", 0) / 1e3),
+                     fmt((ls["wall"] - sum(ls.get(k, 0) for k in ("parse", "apply", "validate",
+                                                                    "record", "journal"))) / 1e3
+                         if "wall" in ls else None)))
+    elif num == "3":
+        idle, hwm, tree = (med(vals(k)) for k in ("idle_rss_kb@" + BL, "hwm_kb@" + BL,
+                                                   "floor_tree_rss_kb@" + BL))
+        xml = med(vals("floor_xml_bytes@" + BL))
+        line += ("the peak is %s MiB = idle daemon %s MiB + one tree %s MiB + %s MiB more. "
+                 "Buffers alive during a load that could make up the rest: the request frame "
+                 "with the XML (%s MiB), the journal record (%s MiB), and heap that malloc "
+                 "does not give back after the edit." % (
+                     fmt(hwm / 1024), fmt(idle / 1024), fmt(tree / 1024),
+                     fmt((hwm - idle - tree) / 1024), fmt(xml / 2**20 if xml else None),
+                     fmt(ls.get("record_bytes", 0) / 2**20)))
+        if med(vals("rss_kb@" + BL)):
+            line += " After the load the RSS is %s MiB." % fmt(med(vals("rss_kb@" + BL)) / 1024)
+    elif num == "4" and "4 clients" in what:
+        c1, c4 = med(vals("c1_commits_per_s")), med(vals("c4_commits_per_s"))
+        line += ("4 clients reach %s× the rate of one client, and each waits %s µs (p50) instead "
+                 "of %s µs: commits are serialized, each with its own fdatasync — nothing "
+                 "batches the journal writes of concurrent transactions (group commit)." % (
+                     fmt(c4 / c1 if c1 and c4 else None), fmt(med(vals("c4_p50_us"))),
+                     fmt(med(vals("c1_p50_us")))))
+    elif num == "4":
+        line += ("a commit's p50 is %s µs; one fdatasync of a small append on this disk is %s "
+                 "of that (floor p50 / commit p50, per repetition); the server spends %s µs of "
+                 "CPU per commit" % (fmt(med(vals("c1_p50_us"))),
+                                     cell(ratio_vals("floor_fsync_p50_us", "c1_p50_us"), unit="×"),
+                                     fmt(med(vals("c1_cpu_us")))))
+        if cs:
+            line += " (stages: validate %s ms, record %s ms, journal %s ms)" % (
+                fmt(cs.get("validate")), fmt(cs.get("record")), fmt(cs.get("journal")))
+        if sp:
+            line += "; per commit it makes " + ", ".join(
+                "%s %s" % (fmt(c), n) for n, c, _ in sp[:9]) + " calls"
+        pk = perf_pick("commits-1k", COMMIT_FUNCS)
+        if pk:
+            line += ("; perf (1k routes): journal write + fdatasync (`jnl_write_txn`) %s, the "
+                     "rollback file of the commit (`rb_write`: create, write, rename, and "
+                     "unlink of the oldest) %s, replies (`flush`) %s of the server's samples" % (
+                         pk.get("jnl_write_txn", "?"), pk.get("rb_write", "?"),
+                         pk.get("flush", "?")))
+            if "kernel: ext4_create" in pk:
+                line += ", of which ext4 inode creation %s" % pk["kernel: ext4_create"]
+        line += "."
+    elif num == "5":
+        line += "p50 %s µs on 1k routes, %s µs on %s routes." % (
+            fmt(med(vals("lat1k_p50_us"))), fmt(med(vals("latbig_p50_us"))), BL)
+    elif num.startswith("6"):
+        c = num[1]
+        rst, log = med(vals("rst_%s_ms" % c)), med(vals("rst_%s_log_ms" % c))
+        line += ("of %s s from exec to ready, the recovery proper (\"recovered in\") takes %s s; "
+                 "the rest, %s s, is schema compilation, the validation of the whole recovered "
+                 "tree (`lyd_validate_all` alone costs %s s in the floor) and start-up. The floor, a "
+                 "cold LYB parse + validate, takes %s s." % (
+                     fmt(rst / 1e3), fmt(log / 1e3), fmt((rst - log) / 1e3),
+                     fmt(med(vals("floor_validate_all_ms@" + BL), 1e-3)),
+                     fmt(med(vals("floor_lyb_parse_ms@" + BL), 1e-3))))
+        if vals("rst_b4k_ms") and not thp_said:
+            thp_said = True
+            line += (" chorusd runs its heap on transparent huge pages: restart (b) takes %s of "
+                     "the time it takes on 4 KiB pages, and the floor's cold LYB parse on huge "
+                     "pages %s of its time on 4 KiB pages — the page faults of a freshly grown "
+                     "heap are a large part of a cold start here." % (
+                         cell(ratio_vals("rst_b_ms", "rst_b4k_ms"), unit="×"),
+                         cell(ratio_vals("floor_thp_lyb_parse_ms@" + BL, "floor_lyb_parse_ms@" + BL),
+                              unit="×")))
+        if c == "a":
+            line += (" Replaying the journal parses the %s MiB record of the load." %
+                     fmt(med(vals("rst_a_jnl_bytes"), 1 / 2**20)))
+        if META.get("perf"):
+            pl = [x for x in perf_sym("restart-" + c, 40) if x[2] in (
+                "jnl_open", "load_snapshot", "read_journal", "val_tree", "lyd_parse_data",
+                "lyd_validate_all", "schema_load", "lyd_free_all", "replay", "rec_apply",
+                "parse_data", "read_file")]
+            if pl:
+                line += " perf, time including callees: " + ", ".join(
+                    "`%s` %s" % (f, c2) for c2, _, f in pl) + "."
+    w(line)
+w("")
+
+# ---- plots ----
+plots = []
+if shutil.which("gnuplot"):
+    dat = os.path.join(T, "plot")
+    os.makedirs(dat, exist_ok=True)
+    with open(os.path.join(dat, "times.dat"), "w") as f:
+        for L in SIZES:
+            f.write('"load %s" %s %s\n' % (L, (med(vals("floor_xml_parse_ms@" + L)) or 0) / 1e3,
+                                           (med(vals("load_ms@" + L)) or 0) / 1e3))
+        for c in "abc":
+            f.write('"restart (%s)" %s %s\n' % (c, (med(vals("floor_lyb_parse_ms@" + BL)) or 0) / 1e3,
+                                                (med(vals("rst_%s_ms" % c)) or 0) / 1e3))
+    with open(os.path.join(dat, "mem.dat"), "w") as f:
+        for n, k in (("libyang tree", "floor_tree_rss_kb@" + BL), ("chorusd idle", "idle_rss_kb@" + BL),
+                     ("chorusd peak", "hwm_kb@" + BL), ("chorusd after", "rss_kb@" + BL),
+                     ("compaction child private", "child_priv_kb@" + BL)):
+            f.write('"%s" %s\n' % (n, (med(vals(k)) or 0) / 1024))
+    series = [(os.path.join(PROF, "lat-%s-1" % k), t) for k, t in (
+        ("c1", "1 client, 1k routes"), ("c4", "4 clients, 1k routes"),
+        ("1k", "latency run, 1k routes"), ("big", "latency run, %s routes" % BL))]
+    series = [(p, t) for p, t in series if os.path.exists(p) and os.path.getsize(p)]
+    gp = os.path.join(dat, "plots.gp")
+    with open(gp, "w") as f:
+        f.write('set terminal pngcairo size 900,480 font ",10"\nset grid ytics\n'
+                'set style data histograms\nset style histogram clustered gap 1\n'
+                'set style fill solid 0.8 border -1\nset key top left\n')
+        f.write('set output "%s"\nset title "Chorus vs libyang floor (median, %s)"\n'
+                'set ylabel "seconds"\nset yrange [0:*]\nset key outside below\n' % (
+                    os.path.join(DOCDIR, "bench-times.png"), META.get("date")))
+        f.write('plot "%s" using 2:xtic(1) title "libyang floor: XML parse + validate (load), '
+                'cold LYB parse + validate (restart)", "" using 3 title "Chorus: wall time seen '
+                'by the client (load), exec to ready (restart)"\n' % os.path.join(dat, "times.dat"))
+        f.write('set output "%s"\nset title "Memory with %s routes (median)"\nset ylabel "MiB"\n'
+                'unset key\nset yrange [0:*]\nplot "%s" using 2:xtic(1) notitle\n' % (
+                    os.path.join(DOCDIR, "bench-memory.png"), BL, os.path.join(dat, "mem.dat")))
+        if series:
+            f.write('set output "%s"\nset style data lines\nset title "One-leaf commit latency, '
+                    'repetition 1 (CDF)"\nset logscale x\nset xlabel "latency, µs"\n'
+                    'set ylabel "fraction of commits"\nset key bottom right\nset yrange [0:1]\n' %
+                    os.path.join(DOCDIR, "bench-latency.png"))
+            f.write("plot " + ", ".join(
+                '"%s" using 1:($0/%d) with lines lw 2 title "%s"' % (
+                    p, sum(1 for _ in open(p)), t) for p, t in series) + "\n")
+    r = subprocess.run(["gnuplot", gp], capture_output=True, text=True)
+    if r.returncode == 0:
+        plots = ["bench-times.png", "bench-memory.png"] + (["bench-latency.png"] if series else [])
+    else:
+        sys.stderr.write("report: gnuplot failed: %s\n" % r.stderr)
+if plots:
+    w("## Plots")
+    w("")
+    for p in plots:
+        w("![%s](%s)" % (p, p))
+        w("")
+
+with open(OUT, "w") as f:
+    f.write("\n".join(o).rstrip("\n") + "\n")
