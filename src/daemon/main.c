@@ -291,6 +291,31 @@ load_startup(struct core *c, struct cerr **e)
     return rc;
 }
 
+/*
+ * Run malloc's heap on transparent huge pages (glibc.malloc.hugetlb=1, glibc >= 2.35). A
+ * large datastore is millions of small allocations; on 4 KiB pages a start or a large load
+ * spends a large part of its time in page faults (docs/benchmarks.md). glibc reads the tunable
+ * once, at process start, so chorusd adds it to GLIBC_TUNABLES and executes itself again, once,
+ * before anything else. CHORUS_HUGEPAGES=0 in the environment turns this off.
+ */
+static void
+heap_on_huge_pages(char **argv)
+{
+    const char *t = getenv("GLIBC_TUNABLES"), *off = getenv("CHORUS_HUGEPAGES");
+    char *v;
+
+    if ((off && !strcmp(off, "0")) || (t && strstr(t, "glibc.malloc.hugetlb"))) {
+        return;
+    }
+    if (asprintf(&v, "%s%sglibc.malloc.hugetlb=1", t ? t : "", t && *t ? ":" : "") < 0) {
+        return;
+    }
+    if (!setenv("GLIBC_TUNABLES", v, 1)) {
+        execv("/proc/self/exe", argv); /* returns only if it failed: go on as we are */
+    }
+    free(v);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -318,6 +343,7 @@ main(int argc, char **argv)
     char *modset = NULL;
     int opt, status = 1;
 
+    heap_on_huge_pages(argv);
     while ((opt = getopt_long(argc, argv, "c:Vh", longopts, NULL)) != -1) {
         switch (opt) {
         case 'c':

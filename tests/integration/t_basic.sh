@@ -10,6 +10,12 @@ export CHORUS_USER=basic-tester
 
 R="/routes:active-cfg/routes/route"
 node_start n0
+# its heap runs on transparent huge pages (main.c heap_on_huge_pages), unless told not to
+tr '\0' '\n' <"/proc/$n0_PID/environ" | grep -qx 'GLIBC_TUNABLES=.*glibc.malloc.hugetlb=1' ||
+    die "chorusd did not set glibc.malloc.hugetlb=1: $(tr '\0' '\n' <"/proc/$n0_PID/environ" | grep TUNABLES)"
+CHORUS_HUGEPAGES=0 node_start n1
+! tr '\0' '\n' <"/proc/$n1_PID/environ" | grep -q hugetlb || die "CHORUS_HUGEPAGES=0 is not obeyed"
+node_stop n1
 routes_xml 50 >"$T/r50.xml"
 ok ctl n0 load "$T/r50.xml"
 [ "$(ctl n0 txid)" = 1 ] || die "txid after the first load is not 1"
