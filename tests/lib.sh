@@ -354,3 +354,36 @@ print("\n".join(" ".join(map(str, r)) for r in rows))' "$f" >"$f.rows" || return
     done
     cmp -s "$1.rows" "$2.rows" || { diff "$1.rows" "$2.rows" | head -n 8; return 1; }
 }
+
+# ---- bad input (t_bad_input.sh, t_bad_load.sh) ----
+# bad_input_node NAME: start node NAME with tests/integration/models, 5 routes and two leaves
+# of /chorus-test:box (txid 3); its state is kept in $T/ref (snap) and $T/ref.xml.
+#   refused CMD...     chorusctl CMD on NAME exits with 1 and changes nothing
+#   has WORDS...       the output of the last command names every word
+# A failed subtest puts the reference data back (subtest_recover).
+BAD_NODE=
+bad_input_node() {
+    BAD_NODE=$1
+    node_start "$1" --addloadpath "$CHORUS_SRC/tests/integration/models"
+    routes_xml 5 >"$T/r5.xml"
+    ok ctl "$1" load "$T/r5.xml"
+    ok ctl "$1" set /chorus-test:box/low 10
+    ok ctl "$1" set /chorus-test:box/route-ref 0000002
+    snap "$1" >"$T/ref" || die "snapshot"
+    [ "$(head -n 1 "$T/ref")" = 3 ] || die "txid after the set-up: $(head -n 1 "$T/ref")"
+    ctl "$1" save >"$T/ref.xml" || die "save"
+}
+subtest_recover() {
+    [ -n "$BAD_NODE" ] || return 0
+    ctl "$BAD_NODE" load -r "$T/ref.xml" >/dev/null 2>&1 && snap "$BAD_NODE" >"$T/ref" 2>&1
+}
+refused() {
+    expect_rc 1 ctl "$BAD_NODE" "$@"
+    unchanged "$BAD_NODE" "$T/ref"
+}
+has() {
+    local w
+    for w in "$@"; do
+        contains "$w" "$(last_out)"
+    done
+}

@@ -8,32 +8,7 @@
 . "$(dirname "$0")/../lib.sh"
 
 R="/routes:active-cfg/routes/route"
-MODELS="$CHORUS_SRC/tests/integration/models"
-node_start n0 --addloadpath "$MODELS"
-routes_xml 5 >"$T/r5.xml"
-ok ctl n0 load "$T/r5.xml"
-ok ctl n0 set /chorus-test:box/low 10
-ok ctl n0 set /chorus-test:box/route-ref 0000002
-snap n0 >"$T/ref" || die "snapshot"
-[ "$(head -n 1 "$T/ref")" = 3 ] || die "txid after the set-up: $(head -n 1 "$T/ref")"
-ctl n0 save >"$T/ref.xml" || die "save"
-
-# After a failed subtest: put the reference data back (if the daemon still runs).
-subtest_recover() {
-    ctl n0 load -r "$T/ref.xml" >/dev/null 2>&1 && snap n0 >"$T/ref" 2>&1
-}
-
-# refused CMD... : exit status 1 and the data unchanged; has WORDS...: the error names them
-refused() {
-    expect_rc 1 ctl n0 "$@"
-    unchanged n0 "$T/ref"
-}
-has() {
-    local w
-    for w in "$@"; do
-        contains "$w" "$(last_out)"
-    done
-}
+bad_input_node n0
 
 # ---- load files: schema violations ----
 cat >"$T/nol4.xml" <<'EOF'
