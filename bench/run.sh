@@ -339,7 +339,11 @@ floor_run() { # REP SIZE
         rec "floor_${kv%%=*}@$L" "$1" "${kv#*=}"
     done
     # the same with malloc's heap on transparent huge pages, as chorusd runs
-    line=$(GLIBC_TUNABLES=$THP "$FLOOR" lyb "$ROUTES" "$T/r$L.lyb") || die "bench_floor THP failed"
+    line=$(GLIBC_TUNABLES=$THP "$FLOOR" tree "$ROUTES" "$T/r$L.xml" "$T/r$L.thp.lyb") ||
+        die "bench_floor THP on $L failed"
+    rm -f "$T/r$L.thp.lyb"
+    line="$line $(GLIBC_TUNABLES=$THP "$FLOOR" lyb "$ROUTES" "$T/r$L.lyb")" ||
+        die "bench_floor THP on $L.lyb failed"
     for kv in $line; do
         rec "floor_thp_${kv%%=*}@$L" "$1" "${kv#*=}"
     done
