@@ -112,7 +112,9 @@ const char *chorus_err_netconf_tag(enum chorus_err err);
  * @return CHORUS_OK on success.
  * @return CHORUS_ERR_IO if the daemon cannot be reached.
  * @return CHORUS_ERR_PROTO if the daemon does not speak this protocol version.
- * @return CHORUS_ERR_ACCESS if the shared secret was refused.
+ * @return CHORUS_ERR_ACCESS if the daemon requires the shared secret (ipc/secret-file) and
+ * the environment variable CHORUS_IPC_SECRET_FILE names no file holding it, or the answer to
+ * its challenge was refused (docs/protocol.md, "Access check").
  * @return CHORUS_ERR_NOMEM.
  */
 enum chorus_err chorus_connect(const char *target, const char *client_name,

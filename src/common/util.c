@@ -196,3 +196,15 @@ xstrdup(const char *s)
 {
     return s ? strdup(s) : NULL;
 }
+
+void
+hex_encode(const uint8_t *p, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[p[i] >> 4];
+        out[2 * i + 1] = digits[p[i] & 0xf];
+    }
+    out[2 * n] = 0;
+}

@@ -21,6 +21,8 @@ int parse_u32(const char *s, uint32_t max, uint32_t *ret);
 int write_all(int fd, const void *p, size_t len);
 /* pread-free read of a whole file into a NUL-terminated buffer. Returns 0 or -errno. */
 int read_file(const char *path, char **ret_data, size_t *ret_len);
+/* @p n bytes as 2n lower-case hex digits and a NUL in @p out. */
+void hex_encode(const uint8_t *p, size_t n, char *out);
 /* Create a directory and its parents (mode 0750). Returns 0 or -errno. */
 int mkdir_p(const char *path);
 /* fsync a directory, so that entries created or renamed in it are durable. */

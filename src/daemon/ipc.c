@@ -9,13 +9,16 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <libyang/version.h>
+#include <openssl/crypto.h>
 
 #include "common/util.h"
+#include "proto/auth.h"
 #include "proto/proto.h"
 #include "rb.h"
 #include "schema.h"
@@ -30,6 +33,8 @@ struct iconn {
     char peer[80];
     struct buf in, out;
     bool hello;
+    bool must_auth;     /* a TCP connection to a daemon with a shared secret */
+    char challenge[65]; /* sent in the hello reply; answered by OP_AUTH */
     struct sess *sess;
     bool busy; /* a request waits for an asynchronous completion */
     uint16_t pend_op;
@@ -46,6 +51,7 @@ struct ipc {
     int tcp_fd, unix_fd;
     struct iconn *conns;
     unsigned nconns;
+    struct buf secret; /* ipc/secret-file's contents; empty: no check */
 };
 
 enum { DONE = 0, PENDING = 1 };
@@ -196,10 +202,49 @@ op_hello(struct req *r)
                     CHORUS_PROTO_VERSION);
     }
     r->k->hello = true;
+    if (r->k->must_auth) {
+        uint8_t n[32];
+
+        if (getrandom(n, sizeof n, 0) != (ssize_t)sizeof n) {
+            r->k->closing = true;
+            return FAIL(r, CHORUS_ERR_INTERNAL, "no random bytes for the challenge: %s",
+                        strerror(errno));
+        }
+        hex_encode(n, sizeof n, r->k->challenge);
+        proto_put_str(r->out, T_CHALLENGE, r->k->challenge);
+    }
     proto_put_u32(r->out, T_PROTO_VERSION, CHORUS_PROTO_VERSION);
     proto_put_str(r->out, T_NAME, "chorusd " CHORUS_VERSION);
     proto_put_str(r->out, T_LY_VERSION, LY_VERSION);
     proto_put_data(r->out, T_MODSET, s->digest_hex, strlen(s->digest_hex));
+    return 0;
+}
+
+/* The answer to the hello's challenge: HMAC-SHA256(secret, challenge), in hex. A wrong one
+ * closes the connection. */
+static int
+op_auth(struct req *r)
+{
+    const char *answer;
+    char want[65];
+    const struct buf *s = &r->k->ipc->secret;
+
+    if (!r->k->must_auth) {
+        return FAIL(r, CHORUS_ERR_STATE, "this connection needs no authentication");
+    }
+    if (need_str(r, T_AUTH, "the answer to the challenge", &answer)) {
+        return -1;
+    }
+    if (!auth_answer(s->p, s->len, r->k->challenge, want) || strlen(answer) != 64 ||
+        CRYPTO_memcmp(answer, want, 64)) {
+        r->k->closing = true;
+        LOGW("IPC connection from %s refused: wrong answer to the shared-secret challenge",
+             r->k->peer);
+        return FAIL(r, CHORUS_ERR_ACCESS,
+                    "access denied: wrong answer to the shared-secret "
+                    "challenge (ipc/secret-file)");
+    }
+    r->k->must_auth = false;
     return 0;
 }
 
@@ -687,6 +732,7 @@ static const struct op_def {
     unsigned flags;
 } ops[] = {
     {OP_HELLO, op_hello, 0},
+    {OP_AUTH, op_auth, 0},
     {OP_SESSION_START, op_session_start, 0},
     {OP_SESSION_END, op_session_end, NEED_SESSION},
     {OP_TRANS_START, op_trans_start, NEED_SESSION},
@@ -755,6 +801,12 @@ dispatch(struct iconn *k, uint16_t op, uint16_t flags, uint32_t reqid, const uin
     }
     if (!k->hello && op != OP_HELLO) {
         send_error_msg(k, op, reqid, CHORUS_ERR_PROTO, "the first request must be hello");
+        k->closing = true;
+        goto out;
+    }
+    if (k->must_auth && k->hello && op != OP_AUTH) {
+        send_error_msg(k, op, reqid, CHORUS_ERR_ACCESS,
+                       "access denied: answer the shared-secret challenge first (auth)");
         k->closing = true;
         goto out;
     }
@@ -954,6 +1006,8 @@ on_accept(void *arg, int lfd, uint32_t events)
         } else {
             snprintf(k->peer, sizeof k->peer, "local");
         }
+        /* the UNIX socket is guarded by its file permissions; TCP by the secret, if any */
+        k->must_auth = lfd == ipc->tcp_fd && ipc->secret.len;
         if (ipc->nconns >= ipc->c->cfg->max_sessions) {
             /* refused: one error frame with request id 0, then close */
             char msg[96];
@@ -1050,8 +1104,19 @@ ipc_start(struct core *c, struct ipc **ret_ipc, struct cerr **e)
     }
     ipc->c = c;
     ipc->unix_fd = -1;
+    if (c->cfg->secret_file) {
+        int r = auth_read_secret(c->cfg->secret_file, &ipc->secret);
+
+        if (r) {
+            free(ipc);
+            return cerr_add(e, CHORUS_ERR_INVAL, "/chorus-config:chorusd/ipc/secret-file", NULL,
+                            "/chorus-config:chorusd/ipc/secret-file: %s: %s", c->cfg->secret_file,
+                            r == -ENODATA ? "the shared secret is empty" : strerror(-r));
+        }
+    }
     ipc->tcp_fd = listen_tcp(c->cfg->ipc_addr, c->cfg->ipc_port, e);
     if (ipc->tcp_fd < 0) {
+        auth_secret_free(&ipc->secret);
         free(ipc);
         return CHORUS_ERR_IO;
     }
@@ -1059,6 +1124,7 @@ ipc_start(struct core *c, struct ipc **ret_ipc, struct cerr **e)
         ipc->unix_fd = listen_unix(c->cfg->ipc_unix_path, e);
         if (ipc->unix_fd < 0) {
             close(ipc->tcp_fd);
+            auth_secret_free(&ipc->secret);
             free(ipc);
             return CHORUS_ERR_IO;
         }
@@ -1094,6 +1160,7 @@ ipc_stop(struct ipc *ipc)
         close(ipc->unix_fd);
         unlink(ipc->c->cfg->ipc_unix_path);
     }
+    auth_secret_free(&ipc->secret);
     free(ipc);
 }
 

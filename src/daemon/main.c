@@ -417,18 +417,6 @@ main(int argc, char **argv)
         free(loadpaths);
         return 1;
     }
-    if (c->cfg->secret_file) {
-        /* refused rather than ignored: a daemon that listens beyond loopback must not accept
-         * clients without the check its configuration asks for */
-        fprintf(stderr,
-                "chorusd: %s: /chorus-config:chorusd/ipc/secret-file: the shared-secret check of "
-                "the IPC hello is not implemented yet; IPC is served to loopback and UNIX-socket "
-                "clients only\n",
-                cfg_path);
-        cfg_free(c->cfg);
-        free(loadpaths);
-        return 1;
-    }
     if (ipc_port) {
         c->cfg->ipc_port = (uint16_t)ipc_port;
     }

@@ -839,9 +839,7 @@ schema_index(const struct loader *ld, struct schema *s, struct cerr **e)
         rc = cerr_add(e, CHORUS_ERR_INTERNAL, NULL, NULL, "SHA-256 failed");
         goto out;
     }
-    for (size_t i = 0; i < 32; i++) {
-        snprintf(s->digest_hex + 2 * i, 3, "%02x", s->digest[i]);
-    }
+    hex_encode(s->digest, 32, s->digest_hex);
 out:
     EVP_MD_CTX_free(md);
     return rc;

@@ -34,6 +34,7 @@
 
 #include "common/util.h"
 #include "internal.h"
+#include "proto/auth.h"
 
 #define DEFAULT_HOST "127.0.0.1"
 #define HOST_MAX 256
@@ -791,6 +792,40 @@ conn_new(const struct target *t)
     return c;
 }
 
+/* Answer the hello's shared-secret challenge with the secret of CHORUS_IPC_SECRET_FILE. */
+static enum chorus_err
+authenticate(struct chorus_conn *c, const char *challenge)
+{
+    const char *path = getenv("CHORUS_IPC_SECRET_FILE");
+    struct buf secret = BUF_INIT, b = BUF_INIT;
+    struct conn_reply r = {0};
+    char answer[65];
+    enum chorus_err err;
+    int rc;
+
+    if (!path || !*path) {
+        return conn_set_error(c, CHORUS_ERR_ACCESS,
+                              "chorusd requires the shared secret (ipc/secret-file): set "
+                              "CHORUS_IPC_SECRET_FILE to a file holding it");
+    }
+    rc = auth_read_secret(path, &secret);
+    if (rc) {
+        return conn_set_error(c, rc == -ENODATA ? CHORUS_ERR_INVAL : CHORUS_ERR_IO,
+                              "CHORUS_IPC_SECRET_FILE %s: %s", path,
+                              rc == -ENODATA ? "the shared secret is empty" : strerror(-rc));
+    }
+    if (strlen(challenge) != 64 || !auth_answer(secret.p, secret.len, challenge, answer)) {
+        auth_secret_free(&secret);
+        return conn_set_error(c, CHORUS_ERR_PROTO, "cannot answer the challenge \"%s\"", challenge);
+    }
+    auth_secret_free(&secret);
+    proto_begin(&b, OP_AUTH, 0, 0);
+    proto_put_str(&b, T_AUTH, answer);
+    err = conn_call(c, &b, &r);
+    conn_reply_done(&r);
+    return err;
+}
+
 static enum chorus_err
 hello(struct chorus_conn *c, const char *client_name)
 {
@@ -824,6 +859,10 @@ hello(struct chorus_conn *c, const char *client_name)
     c->server_name = strdup(name);
     if (!c->server_name) {
         err = conn_set_error(c, CHORUS_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    if (!proto_get_str(&r.m, T_CHALLENGE, &name)) {
+        err = authenticate(c, name);
     }
 out:
     conn_reply_done(&r);

@@ -253,6 +253,8 @@ proto_op_name(uint16_t op)
         return "session-start";
     case OP_SESSION_END:
         return "session-end";
+    case OP_AUTH:
+        return "auth";
     case OP_TRANS_START:
         return "trans-start";
     case OP_TRANS_ATTACH_INIT:

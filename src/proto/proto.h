@@ -37,6 +37,7 @@ enum proto_op {
     OP_HELLO = 1,
     OP_SESSION_START = 2,
     OP_SESSION_END = 3,
+    OP_AUTH = 4,
     OP_TRANS_START = 10,
     OP_TRANS_ATTACH_INIT = 11,
     OP_TRANS_FINISH = 12,
@@ -73,6 +74,8 @@ enum proto_tag {
     T_NAME = 2,          /* str: client or server name */
     T_LY_VERSION = 3,    /* str: libyang version */
     T_MODSET = 4,        /* bytes: module-set digest */
+    T_CHALLENGE = 5,     /* str: 64 hex digits the client must answer (shared secret) */
+    T_AUTH = 6,          /* str: hex HMAC-SHA256 of the challenge, keyed by the secret */
     T_ERR_CODE = 10,     /* u32: starts an error item */
     T_ERR_MSG = 11,      /* str */
     T_ERR_PATH = 12,     /* str */

@@ -687,7 +687,7 @@ static void
 usage(FILE *f)
 {
     fputs("Usage: " PROG " [-a ADDR] [-p PORT] [-u USER] [-x CONTEXT] [-d running|candidate]\n"
-          "                 [-t SECONDS] COMMAND [ARGS...]\n"
+          "                 [-t SECONDS] [-S SECRET_FILE] COMMAND [ARGS...]\n"
           "\n"
           "Options:\n"
           "  -a ADDR     address of chorusd: IPv4/IPv6 address or host name (default\n"
@@ -698,6 +698,8 @@ usage(FILE *f)
           "  -d DB       datastore written by set, create, delete, load and validate:\n"
           "              running (default) or candidate (then committed to running)\n"
           "  -t SECONDS  reply timeout (default: wait forever)\n"
+          "  -S FILE     file holding the shared secret of a chorusd with ipc/secret-file\n"
+          "              (default $CHORUS_IPC_SECRET_FILE)\n"
           "  -h          show this help\n"
           "\n"
           "Commands:\n",
@@ -861,7 +863,7 @@ main(int argc, char **argv)
     enum chorus_err err;
 
     opterr = 0;
-    while ((ch = getopt(argc, argv, "+:a:p:u:x:d:t:h")) != -1) {
+    while ((ch = getopt(argc, argv, "+:a:p:u:x:d:t:S:h")) != -1) {
         switch (ch) {
         case 'a':
             addr = optarg;
@@ -888,6 +890,12 @@ main(int argc, char **argv)
         case 't':
             if (parse_u32(optarg, UINT32_MAX / 1000, &x.timeout_s)) {
                 return usage_error("invalid timeout '%s'", optarg);
+            }
+            break;
+        case 'S':
+            /* libchorus answers the daemon's challenge with this file's secret */
+            if (setenv("CHORUS_IPC_SECRET_FILE", optarg, 1)) {
+                return usage_error("cannot use -S %s: %s", optarg, strerror(errno));
             }
             break;
         case 'h':

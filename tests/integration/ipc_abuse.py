@@ -3,6 +3,7 @@
 """IPC protocol abuse against a running chorusd (driven by t_ipc_abuse.sh).
 
 usage: ipc_abuse.py PORT MAX_FRAME MAX_SESSIONS
+       ipc_abuse.py PORT MAX_FRAME MAX_SESSIONS --secret FILE   (the shared-secret cases)
 
 Speaks docs/protocol.md with raw sockets: frames over the size limit, malformed bodies,
 requests before hello, a wrong protocol version, unknown operations, garbage, half frames,
@@ -10,20 +11,23 @@ too many connections. After each case the daemon must still answer a well-behave
 connection that was open all along and on a new one. Exits 0 if every expectation held;
 otherwise prints "FAIL: <case>: <what>" and exits 1.
 """
+import hashlib
+import hmac
 import os
 import socket
 import struct
 import sys
 import time
 
-T_PROTO_VERSION, T_NAME = 1, 2
+T_PROTO_VERSION, T_NAME, T_CHALLENGE, T_AUTH = 1, 2, 5, 6
 T_ERR_CODE, T_ERR_MSG, T_ERR_PATH = 10, 11, 12
 T_USER, T_CONTEXT, T_DB, T_RW, T_TH, T_PATH, T_TXID = 20, 21, 30, 31, 32, 40, 50
 T_STATUS = 60
 OP_HELLO, OP_SESSION_START, OP_TRANS_START, OP_GET_VALUE = 1, 2, 10, 21
-OP_SET, OP_TXID, OP_STATUS = 30, 63, 80
+OP_SET, OP_TXID, OP_STATUS, OP_STOP, OP_AUTH = 30, 63, 80, 81, 4
 F_REPLY, F_ERROR = 0x1, 0x2
 ERR_INVAL, ERR_PROTO, ERR_TOOBIG, ERR_EXISTS, ERR_STATE, ERR_UNSUPPORTED = 1, 4, 5, 7, 14, 20
+ERR_ACCESS = 13
 
 PORT = int(sys.argv[1])
 MAX_FRAME = int(sys.argv[2])
@@ -147,10 +151,27 @@ def hello(s, version=1, reqid=1):
     s.sendall(frame(OP_HELLO, u32(T_PROTO_VERSION, version) + sstr(T_NAME, "ipc_abuse"), reqid))
 
 
+SECRET = None  # bytes of --secret FILE: good_client() answers the challenge with it
+
+
+def challenge_of(fields):
+    c = [v for tag, v in fields if tag == T_CHALLENGE]
+    return c[0].rstrip(b"\0") if c else None
+
+
+def answer(secret, challenge):
+    return hmac.new(secret, challenge, hashlib.sha256).hexdigest()
+
+
 def good_client():
     s = connect()
     hello(s)
-    expect_ok(s, OP_HELLO, 1)
+    ch = challenge_of(expect_ok(s, OP_HELLO, 1))
+    if SECRET is not None:
+        if ch is None or len(ch) != 64:
+            fail("the hello reply carries no 64-digit challenge: %r" % ch)
+        s.sendall(frame(OP_AUTH, sstr(T_AUTH, answer(SECRET, ch)), 2))
+        expect_ok(s, OP_AUTH, 2)
     return s
 
 
@@ -451,5 +472,64 @@ def main():
     print("PASS ipc_abuse", flush=True)
 
 
+def secret_cases():
+    """A daemon with ipc/secret-file: nothing but hello and auth before the right answer."""
+    keeper = good_client()
+    t0 = txid(keeper)
+
+    for op, name in ((OP_TXID, "txid"), (OP_STATUS, "status"), (OP_STOP, "stop"),
+                     (OP_SET, "set")):
+        case("%s before answering the challenge" % name)
+        s = connect()
+        hello(s)
+        if challenge_of(expect_ok(s, OP_HELLO, 1)) is None:
+            fail("no challenge in the hello reply")
+        s.sendall(frame(op, b"", 5))
+        expect_error(s, ERR_ACCESS, reqid=5, words=("shared-secret",))
+        expect_closed(s)
+        s.close()
+        still_serving(keeper, t0)
+
+    case("a wrong answer")
+    s = connect()
+    hello(s)
+    ch = challenge_of(expect_ok(s, OP_HELLO, 1))
+    s.sendall(frame(OP_AUTH, sstr(T_AUTH, answer(SECRET + b"x", ch)), 2))
+    expect_error(s, ERR_ACCESS, reqid=2, words=("wrong answer",))
+    expect_closed(s)
+    s.close()
+    still_serving(keeper, t0)
+
+    case("the answer to another connection's challenge")
+    a, b = connect(), connect()
+    hello(a)
+    hello(b)
+    cha = challenge_of(expect_ok(a, OP_HELLO, 1))
+    chb = challenge_of(expect_ok(b, OP_HELLO, 1))
+    if cha == chb:
+        fail("two connections got the same challenge")
+    b.sendall(frame(OP_AUTH, sstr(T_AUTH, answer(SECRET, cha)), 2))
+    expect_error(b, ERR_ACCESS, reqid=2)
+    expect_closed(b)
+    b.close()
+    a.close()
+
+    case("auth without an answer, and a malformed answer")
+    for body in (b"", sstr(T_AUTH, "00")):
+        s = connect()
+        hello(s)
+        expect_ok(s, OP_HELLO, 1)
+        s.sendall(frame(OP_AUTH, body, 2))
+        expect_error(s, ERR_ACCESS if body else ERR_INVAL, reqid=2)
+        s.close()
+    still_serving(keeper, t0)
+    print("PASS ipc_abuse --secret", flush=True)
+
+
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) > 5 and sys.argv[4] == "--secret":
+        with open(sys.argv[5], "rb") as f:
+            SECRET = f.read().rstrip(b"\r\n")
+        secret_cases()
+    else:
+        main()

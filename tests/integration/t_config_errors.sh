@@ -118,21 +118,6 @@ t() {
 }
 subtest "must: non-loopback IPC without a secret" t
 
-cfg secret.xml <<'EOF'
-<chorusd xmlns="urn:chorus:params:xml:ns:yang:chorus-config">
-  <database><dir>db</dir></database>
-  <ipc>
-    <address>10.1.2.3</address>
-    <secret-file>secret</secret-file>
-  </ipc>
-</chorusd>
-EOF
-t() {
-    refuses secret secret.xml -- "secret.xml" "/chorus-config:chorusd/ipc/secret-file" \
-        "not implemented yet"
-}
-subtest "a shared secret (not checked yet): refused, not ignored" t
-
 cfg must-wtc.xml <<'EOF'
 <chorusd xmlns="urn:chorus:params:xml:ns:yang:chorus-config">
   <database><dir>db</dir></database>
