@@ -307,8 +307,11 @@ cmd_get(struct ctl *x, const struct opts *o, char **args, int nargs)
     return err ? report(x, err) : CTL_OK;
 }
 
+/* set, create, delete: one change by path in its own transaction, committed. */
+enum write_kind { W_SET, W_CREATE, W_DELETE };
+
 static int
-cmd_set(struct ctl *x, const struct opts *o, char **args, int nargs)
+write_one(struct ctl *x, enum write_kind kind, char **args)
 {
     enum chorus_err err;
     uint32_t th;
@@ -321,44 +324,28 @@ cmd_set(struct ctl *x, const struct opts *o, char **args, int nargs)
     if (rc) {
         return rc;
     }
-    err = chorus_set(x->conn, th, args[0], args[1]);
+    err = kind == W_SET      ? chorus_set(x->conn, th, args[0], args[1])
+          : kind == W_CREATE ? chorus_create(x->conn, th, args[0])
+                             : chorus_delete(x->conn, th, args[0]);
     return err ? fail_trans(x, err, th) : write_commit(x, th);
+}
+
+static int
+cmd_set(struct ctl *x, const struct opts *o, char **args, int nargs)
+{
+    return write_one(x, W_SET, args);
 }
 
 static int
 cmd_create(struct ctl *x, const struct opts *o, char **args, int nargs)
 {
-    enum chorus_err err;
-    uint32_t th;
-    int rc;
-
-    rc = ctl_open(x);
-    if (!rc) {
-        rc = write_begin(x, &th);
-    }
-    if (rc) {
-        return rc;
-    }
-    err = chorus_create(x->conn, th, args[0]);
-    return err ? fail_trans(x, err, th) : write_commit(x, th);
+    return write_one(x, W_CREATE, args);
 }
 
 static int
 cmd_delete(struct ctl *x, const struct opts *o, char **args, int nargs)
 {
-    enum chorus_err err;
-    uint32_t th;
-    int rc;
-
-    rc = ctl_open(x);
-    if (!rc) {
-        rc = write_begin(x, &th);
-    }
-    if (rc) {
-        return rc;
-    }
-    err = chorus_delete(x->conn, th, args[0]);
-    return err ? fail_trans(x, err, th) : write_commit(x, th);
+    return write_one(x, W_DELETE, args);
 }
 
 static int
