@@ -265,6 +265,22 @@ enum chorus_err chorus_rollback_apply(struct chorus_conn *conn, uint32_t index, 
  */
 enum chorus_err chorus_status(struct chorus_conn *conn, char **ret_json);
 
+/**
+ * @brief Invoke an RPC or action; the application registered for it (sub.h,
+ * CHORUS_SUB_RPC) answers.
+ *
+ * @param[in] conn Connection with a user session (the handler sees its user and context).
+ * @param[in] format CHORUS_FMT_XML or CHORUS_FMT_JSON, of @p data and of the output.
+ * @param[in] data The operation with its input, e.g. `<ping xmlns="urn:...">...</ping>`; an
+ * action inside its parents.
+ * @param[out] ret_output The operation with its output children as text ("" for no output),
+ * owned by the caller (free()).
+ * @return CHORUS_OK; CHORUS_ERR_BADVALUE (does not parse), CHORUS_ERR_VALIDATION (the input
+ * is not valid), CHORUS_ERR_UNSUPPORTED (no handler), or the handler's error.
+ */
+enum chorus_err chorus_rpc(struct chorus_conn *conn, enum chorus_format format, const char *data,
+                           char **ret_output);
+
 /** @brief Stop the daemon gracefully (open transactions are aborted). */
 enum chorus_err chorus_stop(struct chorus_conn *conn);
 

@@ -50,6 +50,7 @@ struct cfg {
     char *ipc_unix_path; /* absolute or NULL */
     uint32_t max_frame;
     uint32_t max_sessions;
+    uint32_t max_subscriptions;
     char *secret_file; /* absolute or NULL */
     /* netconf */
     bool nc_enabled;

@@ -22,7 +22,8 @@ core_running(struct core *c, const struct txn *t)
 {
     struct txn *h = c->holder;
 
-    if (!h || h->state != TXN_PREPARED || h->db != CHORUS_DB_RUNNING) {
+    if (!h || (h->state != TXN_PREPARED && h->state != TXN_PREPARING) ||
+        h->db != CHORUS_DB_RUNNING) {
         return;
     }
     if (h == t) {

@@ -31,6 +31,7 @@ struct rb;
 struct val;
 struct schema;
 struct ipc;
+struct subs;
 
 /* Somebody waiting for a start phase (wait-start). */
 struct phase_waiter {
@@ -50,6 +51,7 @@ struct core {
     struct rb *rb;             /* NULL when rollback files are disabled */
     struct ev_timer *rb_timer; /* writes the queued rollback files at the next turn */
     struct ipc *ipc;
+    struct subs *subs; /* registrations of applications (sub.h) */
 
     /* datastores */
     struct lyd_node *running; /* first top-level node */

@@ -23,6 +23,7 @@
 #include "rb.h"
 #include "schema.h"
 #include "sess.h"
+#include "sub.h"
 #include "txn.h"
 
 #define READ_CHUNK (256 * 1024)
@@ -40,6 +41,8 @@ struct iconn {
     uint16_t pend_op;
     uint32_t pend_reqid;
     struct phase_waiter *pw;
+    struct oreq *oreq; /* an operational read or RPC waiting for applications */
+    char name[136];    /* "client (peer)" for messages */
     bool processing; /* inside process() */
     bool closing;    /* close once the output is written */
     bool dead;       /* closed; freed at the end of the event */
@@ -171,9 +174,33 @@ get_txn(struct req *r, struct txn **ret)
     if (need_u32(r, T_TH, "the transaction handle", &th)) {
         return -1;
     }
-    *ret = txn_find(r->c, r->k->sess, th);
+    if (th & SUB_TH_EVENT) {
+        /* a hook or validator using the transaction its event is for */
+        *ret = sub_event_txn(r->c, r->k, th);
+        if (!*ret) {
+            return FAIL(r, CHORUS_ERR_NOTFOUND,
+                        "no event transaction %u on this connection (the event was answered or "
+                        "has expired)",
+                        th);
+        }
+        return 0;
+    }
+    *ret = r->k->sess ? txn_find(r->c, r->k->sess, th) : NULL;
     if (!*ret) {
         return FAIL(r, CHORUS_ERR_NOTFOUND, "no transaction %u in this session", th);
+    }
+    return 0;
+}
+
+/* Only the session that owns a transaction finishes, commits or aborts it. */
+static int
+own_txn(struct req *r, const struct txn *t)
+{
+    if (t->sess != r->k->sess && !t->is_init) {
+        return FAIL(r, CHORUS_ERR_STATE,
+                    "transaction %u belongs to the session that commits it: an event's "
+                    "callback reads (and a hook writes) it, nothing more",
+                    t->th);
     }
     return 0;
 }
@@ -202,6 +229,13 @@ op_hello(struct req *r)
                     CHORUS_PROTO_VERSION);
     }
     r->k->hello = true;
+    {
+        const char *name = NULL;
+
+        (void)proto_get_str(r->m, T_NAME, &name);
+        snprintf(r->k->name, sizeof r->k->name, "%.40s (%s)", name && *name ? name : "client",
+                 r->k->peer);
+    }
     if (r->k->must_auth) {
         uint8_t n[32];
 
@@ -327,36 +361,13 @@ op_trans_finish(struct req *r)
 {
     struct txn *t;
 
-    if (get_txn(r, &t)) {
+    if (get_txn(r, &t) || own_txn(r, t)) {
         return -1;
     }
     if (!t->is_init) {
         txn_free(r->c, t);
     }
     /* finishing the init transaction only detaches from it */
-    return 0;
-}
-
-static int
-op_get(struct req *r)
-{
-    struct txn *t;
-    const char *path;
-    uint32_t fmt, flags = 0;
-    char *text = NULL;
-    struct cerr *e = NULL;
-
-    if (get_txn(r, &t) || opt_str(r, T_PATH, &path) || need_u32(r, T_FORMAT, "the format", &fmt)) {
-        return -1;
-    }
-    if (proto_get_u32(r->m, T_FLAGS, &flags) == CHORUS_ERR_PROTO) {
-        return FAIL(r, CHORUS_ERR_PROTO, "malformed flags");
-    }
-    if (txn_get(r->c, t, path, (enum chorus_format)fmt, flags, &text, &e)) {
-        return cerr_fail(r, e);
-    }
-    proto_put_data(r->out, T_DATA, text, strlen(text));
-    free(text);
     return 0;
 }
 
@@ -479,7 +490,7 @@ op_validate(struct req *r)
     struct txn *t;
     struct cerr *e = NULL;
 
-    if (get_txn(r, &t)) {
+    if (get_txn(r, &t) || own_txn(r, t)) {
         return -1;
     }
     return txn_validate(r->c, t, &e) ? cerr_fail(r, e) : 0;
@@ -519,7 +530,7 @@ op_commitish(struct req *r)
     struct txn *t;
     uint16_t op = r->m->op;
 
-    if (get_txn(r, &t)) {
+    if (get_txn(r, &t) || own_txn(r, t)) {
         return -1;
     }
     if (t->is_init) {
@@ -544,7 +555,7 @@ op_abort(struct req *r)
 {
     struct txn *t;
 
-    if (get_txn(r, &t)) {
+    if (get_txn(r, &t) || own_txn(r, t)) {
         return -1;
     }
     if (t->is_init) {
@@ -724,6 +735,404 @@ op_stop(struct req *r)
     return 0;
 }
 
+/* ---- registrations and events ---- */
+
+static int
+put_module_file(struct req *r, const char *name, const char *rev, uint32_t impl, const char *file)
+{
+    char *text = NULL;
+    size_t len = 0;
+
+    if (read_file(file, &text, &len)) {
+        return FAIL(r, CHORUS_ERR_IO, "%s: cannot read module %s", file, name);
+    }
+    proto_put_str(r->out, T_MODNAME, name);
+    if (rev) {
+        proto_put_str(r->out, T_REVISION, rev);
+    }
+    proto_put_u32(r->out, T_IMPLEMENTED, impl);
+    proto_put_data(r->out, T_DATA, text, len);
+    free(text);
+    return 0;
+}
+
+/* The texts of the modules that come from files (libyang's own modules every client has):
+ * per module T_MODNAME, [T_REVISION], T_IMPLEMENTED (0 imported, 1 implemented, 2 submodule),
+ * T_FEATURE* (enabled), T_DATA. */
+static int
+op_schemas(struct req *r)
+{
+    const struct schema *sc = r->c->schema;
+
+    for (size_t i = 0; i < sc->nmods; i++) {
+        const struct schema_mod *m = &sc->mods[i];
+        const struct lys_module *mod;
+        uint32_t idx = 0;
+        const struct lysp_feature *f = NULL;
+
+        if (!m->file) {
+            continue;
+        }
+        mod = ly_ctx_get_module(r->c->ctx, m->name, m->revision);
+        if (put_module_file(r, m->name, m->revision, m->implemented, m->file)) {
+            return -1;
+        }
+        if (!mod || !mod->parsed) {
+            continue;
+        }
+        while ((f = lysp_feature_next(f, mod->parsed, &idx))) {
+            if (f->flags & LYS_FENABLED) {
+                proto_put_str(r->out, T_FEATURE, f->name);
+            }
+        }
+        LY_ARRAY_COUNT_TYPE u;
+
+        LY_ARRAY_FOR(mod->parsed->includes, u)
+        {
+            const struct lysp_submodule *sm = mod->parsed->includes[u].submodule;
+
+            if (sm && sm->filepath &&
+                put_module_file(r, sm->name, sm->revs ? sm->revs[0].date : NULL, 2,
+                                sm->filepath)) {
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static int
+op_subscribe(struct req *r)
+{
+    uint32_t kind, prio = 0, flags = 0, id;
+    const char *path;
+    struct cerr *e = NULL;
+
+    if (need_u32(r, T_SUBKIND, "the registration kind", &kind) || opt_str(r, T_PATH, &path)) {
+        return -1;
+    }
+    if (proto_get_u32(r->m, T_PRIORITY, &prio) == CHORUS_ERR_PROTO ||
+        proto_get_u32(r->m, T_FLAGS, &flags) == CHORUS_ERR_PROTO) {
+        return FAIL(r, CHORUS_ERR_PROTO, "malformed priority or flags");
+    }
+    if (sub_add(r->c, r->k, (enum chorus_sub_kind)kind, path, (int32_t)prio, flags, &id, &e)) {
+        return cerr_fail(r, e);
+    }
+    proto_put_u32(r->out, T_SUBID, id);
+    return 0;
+}
+
+static int
+op_unsubscribe(struct req *r)
+{
+    uint32_t id;
+    struct cerr *e = NULL;
+
+    if (need_u32(r, T_SUBID, "the registration id", &id)) {
+        return -1;
+    }
+    return sub_del(r->c, r->k, id, &e) ? cerr_fail(r, e) : 0;
+}
+
+/* The answer to an event: T_EVID, then error items (T_ERR_*) or T_DATA. */
+static int
+op_ev_reply(struct req *r)
+{
+    uint32_t evid;
+    const char *data = NULL;
+    size_t len = 0;
+    struct cerr *items = NULL, *e = NULL;
+    enum chorus_err rc = CHORUS_OK;
+
+    if (need_u32(r, T_EVID, "the event id", &evid)) {
+        return -1;
+    }
+    if (proto_get_data(r->m, T_DATA, &data, &len) == CHORUS_ERR_PROTO) {
+        return FAIL(r, CHORUS_ERR_PROTO, "malformed data");
+    }
+    /* error items: T_ERR_CODE starts one; message, path and app tag follow */
+    for (size_t i = 0; i < r->m->nf; i++) {
+        const struct proto_field *f = &r->m->f[i];
+        uint32_t code;
+        const char *msg = NULL, *path = NULL, *tag = NULL;
+
+        if (f->tag != T_ERR_CODE) {
+            continue;
+        }
+        if (proto_field_u32(f, &code) || !code || code > CHORUS_ERR_UNSUPPORTED) {
+            cerr_free(items);
+            return FAIL(r, CHORUS_ERR_PROTO, "a malformed error code");
+        }
+        for (size_t j = i + 1; j < r->m->nf && r->m->f[j].tag != T_ERR_CODE; j++) {
+            const char **dst = r->m->f[j].tag == T_ERR_MSG      ? &msg
+                               : r->m->f[j].tag == T_ERR_PATH   ? &path
+                               : r->m->f[j].tag == T_ERR_APPTAG ? &tag
+                                                                : NULL;
+
+            if (dst && proto_field_str(&r->m->f[j], dst)) {
+                cerr_free(items);
+                return FAIL(r, CHORUS_ERR_PROTO, "a malformed error item");
+            }
+        }
+        if (!rc) {
+            rc = (enum chorus_err)code;
+        }
+        cerr_add(&items, (enum chorus_err)code, path, tag, "%s",
+                 msg && *msg ? msg : chorus_strerror((enum chorus_err)code));
+    }
+    if (sub_reply(r->c, r->k, evid, rc, items, data, len, &e)) {
+        return cerr_fail(r, e);
+    }
+    return 0;
+}
+
+/* An operational read or an RPC waiting for applications' answers. */
+struct oreq {
+    struct iconn *k; /* NULL once the connection is gone */
+    struct core *c;
+    uint16_t op;
+    uint32_t reqid;
+    uint32_t th;
+    char *path;
+    uint32_t fmt, flags;
+    struct lyd_node *optree; /* RPC: the operation */
+};
+
+static void
+oreq_free(struct oreq *q)
+{
+    if (q) {
+        free(q->path);
+        lyd_free_all(q->optree);
+        free(q);
+    }
+}
+
+/* The connection of @p q, done waiting (NULL if it went away: q is freed). */
+static struct iconn *
+oreq_end(struct oreq *q)
+{
+    struct iconn *k = q->k;
+
+    if (k) {
+        k->oreq = NULL;
+        k->busy = false;
+    }
+    return k;
+}
+
+static void
+oreq_resume(struct iconn *k)
+{
+    flush(k);
+    if (!k->processing && !k->dead) {
+        process(k);
+    }
+}
+
+static void
+oper_done(void *arg, enum chorus_err rc, struct cerr *e, struct lyd_node *data)
+{
+    struct oreq *q = arg;
+    struct iconn *k = oreq_end(q);
+    struct cerr *err = NULL;
+    struct ed *extra = NULL;
+    struct txn *t;
+    char *text = NULL;
+
+    if (!k) {
+        lyd_free_siblings(data);
+        oreq_free(q);
+        return;
+    }
+    t = k->sess ? txn_find(q->c, k->sess, q->th) : NULL;
+    if (!rc && !t) {
+        rc = cerr_add(&err, CHORUS_ERR_NOTFOUND, NULL, NULL, "transaction %u went away", q->th);
+    }
+    if (!rc && data) {
+        if (!(extra = ed_new(q->c->ctx))) {
+            lyd_free_siblings(data);
+            rc = cerr_add(&err, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
+        } else {
+            rc = ed_merge_tree(extra, data, &err);
+        }
+    } else {
+        lyd_free_siblings(data);
+    }
+    if (!rc) {
+        rc = txn_get_with(q->c, t, q->path, (enum chorus_format)q->fmt, q->flags, extra, &text,
+                          &err);
+    }
+    if (rc) {
+        send_error(k, q->op, q->reqid, rc, err ? err : e);
+    } else {
+        size_t off = proto_begin(&k->out, q->op, PF_REPLY, q->reqid);
+
+        proto_put_data(&k->out, T_DATA, text, strlen(text));
+        if (proto_end(&k->out, off)) {
+            k->out.len = off;
+            k->out.oom = 0;
+            send_error_msg(k, q->op, q->reqid, CHORUS_ERR_TOOBIG, "the reply is too large");
+        }
+    }
+    free(text);
+    ed_free(extra);
+    cerr_free(err);
+    oreq_free(q);
+    oreq_resume(k);
+}
+
+static int
+op_get(struct req *r)
+{
+    struct txn *t;
+    const char *path;
+    uint32_t fmt, flags = 0;
+    char *text = NULL;
+    struct cerr *e = NULL;
+
+    if (get_txn(r, &t) || opt_str(r, T_PATH, &path) || need_u32(r, T_FORMAT, "the format", &fmt)) {
+        return -1;
+    }
+    if (proto_get_u32(r->m, T_FLAGS, &flags) == CHORUS_ERR_PROTO) {
+        return FAIL(r, CHORUS_ERR_PROTO, "malformed flags");
+    }
+    if (t->db == CHORUS_DB_OPERATIONAL && !(flags & CHORUS_GET_CONFIG_ONLY) &&
+        sub_count(r->c, CHORUS_SUB_OPER) && t->sess == r->k->sess) {
+        struct oreq *q = calloc(1, sizeof *q);
+
+        if (!q || (path && !(q->path = strdup(path)))) {
+            free(q);
+            return FAIL(r, CHORUS_ERR_NOMEM, "out of memory");
+        }
+        *q = (struct oreq){r->k, r->c, OP_GET, r->m->reqid, t->th, q->path, fmt, flags, NULL};
+        r->k->oreq = q;
+        r->k->busy = true;
+        if (sub_oper_get(r->c, path, oper_done, q)) {
+            return PENDING;
+        }
+        r->k->oreq = NULL;
+        r->k->busy = false;
+        oreq_free(q);
+    }
+    if (txn_get(r->c, t, path, (enum chorus_format)fmt, flags, &text, &e)) {
+        return cerr_fail(r, e);
+    }
+    proto_put_data(r->out, T_DATA, text, strlen(text));
+    free(text);
+    return 0;
+}
+
+static LYD_FORMAT
+ly_fmt(uint32_t f)
+{
+    return f == CHORUS_FMT_JSON ? LYD_JSON : f == CHORUS_FMT_LYB ? LYD_LYB : LYD_XML;
+}
+
+static enum chorus_err
+ly_fail(const struct ly_ctx *ctx, enum chorus_err code, const char *what, struct cerr **e)
+{
+    const struct ly_err_item *le = ly_err_last(ctx);
+
+    cerr_add(e, code, le && le->path ? le->path : NULL, le && le->apptag ? le->apptag : NULL,
+             "%s: %s", what, le && le->msg ? le->msg : "invalid");
+    ly_err_clean((struct ly_ctx *)ctx, NULL);
+    return code;
+}
+
+static void
+rpc_done(void *arg, enum chorus_err rc, struct cerr *e, const char *data, size_t len)
+{
+    struct oreq *q = arg;
+    struct iconn *k = oreq_end(q);
+    struct cerr *err = NULL;
+    struct lyd_node *tree = NULL, *op = NULL;
+    struct ly_in *in = NULL;
+    char *text = NULL;
+
+    if (!k) {
+        oreq_free(q);
+        return;
+    }
+    if (!rc && data && len) {
+        if (ly_in_new_memory(data, &in) ||
+            lyd_parse_op(q->c->ctx, NULL, in, LYD_JSON, LYD_TYPE_REPLY_YANG, &tree, &op)) {
+            rc = ly_fail(q->c->ctx, CHORUS_ERR_INTERNAL, "the handler's output does not parse",
+                         &err);
+        } else if (lyd_validate_op(tree, q->c->running, LYD_TYPE_REPLY_YANG, NULL)) {
+            rc = ly_fail(q->c->ctx, CHORUS_ERR_INTERNAL, "the handler's output is not valid",
+                         &err);
+        } else if (lyd_print_mem(&text, tree, ly_fmt(q->fmt), LYD_PRINT_WITHSIBLINGS)) {
+            rc = cerr_add(&err, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
+        }
+        ly_in_free(in, 0);
+    }
+    if (rc) {
+        send_error(k, q->op, q->reqid, rc, err ? err : e);
+    } else {
+        size_t off = proto_begin(&k->out, q->op, PF_REPLY, q->reqid);
+
+        proto_put_data(&k->out, T_DATA, text ? text : "", text ? strlen(text) : 0);
+        proto_end(&k->out, off);
+    }
+    free(text);
+    lyd_free_all(tree);
+    cerr_free(err);
+    oreq_free(q);
+    oreq_resume(k);
+}
+
+/* Invoke an RPC or action: T_FORMAT, T_DATA (the operation with its input). */
+static int
+op_rpc(struct req *r)
+{
+    uint32_t fmt;
+    const char *data;
+    size_t len;
+    struct ly_in *in = NULL;
+    struct lyd_node *tree = NULL, *op = NULL;
+    struct cerr *e = NULL;
+    struct oreq *q;
+
+    if (need_u32(r, T_FORMAT, "the format", &fmt)) {
+        return -1;
+    }
+    if (fmt != CHORUS_FMT_XML && fmt != CHORUS_FMT_JSON) {
+        return FAIL(r, CHORUS_ERR_INVAL, "an operation is given as XML or JSON");
+    }
+    if (proto_get_data(r->m, T_DATA, &data, &len)) {
+        return FAIL(r, CHORUS_ERR_INVAL, "the operation is missing or malformed");
+    }
+    if (ly_in_new_memory(data, &in)) {
+        return FAIL(r, CHORUS_ERR_NOMEM, "out of memory");
+    }
+    core_running(r->c, NULL);
+    if (lyd_parse_op(r->c->ctx, NULL, in, ly_fmt(fmt), LYD_TYPE_RPC_YANG, &tree, &op) || !op) {
+        ly_in_free(in, 0);
+        lyd_free_all(tree);
+        return cerr_fail(r, (ly_fail(r->c->ctx, CHORUS_ERR_BADVALUE, "invalid operation", &e), e));
+    }
+    ly_in_free(in, 0);
+    if (lyd_validate_op(tree, r->c->running, LYD_TYPE_RPC_YANG, NULL)) {
+        lyd_free_all(tree);
+        return cerr_fail(r,
+                         (ly_fail(r->c->ctx, CHORUS_ERR_VALIDATION, "invalid input", &e), e));
+    }
+    q = calloc(1, sizeof *q);
+    if (!q) {
+        lyd_free_all(tree);
+        return FAIL(r, CHORUS_ERR_NOMEM, "out of memory");
+    }
+    *q = (struct oreq){r->k, r->c, OP_RPC, r->m->reqid, 0, NULL, fmt, 0, tree};
+    if (sub_rpc(r->c, r->k->sess, op, rpc_done, q, &e)) {
+        oreq_free(q);
+        return cerr_fail(r, e);
+    }
+    r->k->oreq = q;
+    r->k->busy = true;
+    return PENDING;
+}
+
 #define NEED_SESSION 0x1
 
 static const struct op_def {
@@ -763,7 +1172,21 @@ static const struct op_def {
     {OP_ROLLBACK_APPLY, op_rollback_apply, NEED_SESSION},
     {OP_STATUS, op_status, 0},
     {OP_STOP, op_stop, 0},
+    {OP_SCHEMAS, op_schemas, 0},
+    {OP_SUBSCRIBE, op_subscribe, 0},
+    {OP_UNSUBSCRIBE, op_unsubscribe, 0},
+    {OP_EV_REPLY, op_ev_reply, 0},
+    {OP_RPC, op_rpc, NEED_SESSION},
 };
+
+/* A request on the transaction of an event (hooks and validators need no session). */
+static bool
+event_handle(const struct proto_msg *m)
+{
+    uint32_t th;
+
+    return !proto_get_u32(m, T_TH, &th) && (th & SUB_TH_EVENT);
+}
 
 /* Handle one complete frame. */
 static void
@@ -814,7 +1237,7 @@ dispatch(struct iconn *k, uint16_t op, uint16_t flags, uint32_t reqid, const uin
         send_error_msg(k, op, reqid, CHORUS_ERR_UNSUPPORTED, "unknown operation");
         goto out;
     }
-    if ((d->flags & NEED_SESSION) && !k->sess) {
+    if ((d->flags & NEED_SESSION) && !k->sess && !event_handle(&m)) {
         send_error_msg(k, op, reqid, CHORUS_ERR_STATE, "start a user session first");
         goto out;
     }
@@ -924,6 +1347,11 @@ conn_close(struct iconn *k)
         core_cancel_wait(c, k->pw);
         k->pw = NULL;
     }
+    if (k->oreq) {
+        k->oreq->k = NULL; /* freed when the applications have answered */
+        k->oreq = NULL;
+    }
+    sub_owner_gone(c, k);
     if (k->sess) {
         struct log_tag tag = sess_tag(k->sess, 0);
 
@@ -1094,9 +1522,53 @@ listen_unix(const char *path, struct cerr **e)
     return fd;
 }
 
+/* ---- the transport of events (sub.h) ---- */
+
+static void
+tr_send(void *owner, uint16_t ev, uint32_t evid, const struct buf *body)
+{
+    struct iconn *k = owner;
+    size_t off;
+
+    if (!k || k->dead || k->closing) {
+        return;
+    }
+    off = proto_begin(&k->out, ev, PF_EVENT, evid);
+    buf_append(&k->out, body->p, body->len);
+    if (proto_end(&k->out, off)) {
+        k->out.len = off;
+        k->out.oom = 0;
+        LOGW("event %u for %s is too large to send", evid, k->name);
+        return;
+    }
+    /* written from the event loop: sending must not re-enter the caller (sub.c) */
+    ev_mod(k->ipc->c->ev, k->fd, EV_WRITE | EV_HUP | (k->busy ? 0 : EV_READ));
+}
+
+static const char *
+tr_name(const void *owner)
+{
+    const struct iconn *k = owner;
+
+    return k ? (*k->name ? k->name : k->peer) : "a closed connection";
+}
+
+static void
+tr_kick(void *owner)
+{
+    struct iconn *k = owner;
+
+    if (k && !k->dead) {
+        LOGW("disconnecting %s: it did not answer an event in time", tr_name(k));
+        conn_close(k);
+    }
+}
+
 enum chorus_err
 ipc_start(struct core *c, struct ipc **ret_ipc, struct cerr **e)
 {
+    static const struct sub_transport tr = {tr_send, tr_name, tr_kick};
+
     struct ipc *ipc = calloc(1, sizeof *ipc);
 
     if (!ipc) {
@@ -1104,6 +1576,10 @@ ipc_start(struct core *c, struct ipc **ret_ipc, struct cerr **e)
     }
     ipc->c = c;
     ipc->unix_fd = -1;
+    if (!c->subs && !(c->subs = subs_new(c, &tr))) {
+        free(ipc);
+        return cerr_add(e, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
+    }
     if (c->cfg->secret_file) {
         int r = auth_read_secret(c->cfg->secret_file, &ipc->secret);
 
@@ -1151,6 +1627,8 @@ ipc_stop(struct ipc *ipc)
         }
     }
     reap_dead(ipc);
+    subs_free(ipc->c->subs);
+    ipc->c->subs = NULL;
     if (ipc->tcp_fd >= 0) {
         ev_del(ipc->c->ev, ipc->tcp_fd);
         close(ipc->tcp_fd);

@@ -2,6 +2,8 @@
 /* Transactions and the commit sequence; the contract is in txn.h. */
 #include "txn.h"
 
+#include "sub.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -155,6 +157,7 @@ txn_free(struct core *c, struct txn *t)
     }
     t->cb = NULL; /* nobody waits for an answer any more */
     txn_abort(c, t);
+    sub_txn_done(c, t);
     if (c->init == t) {
         c->init = NULL;
     }
@@ -188,8 +191,11 @@ view_of(struct core *c, struct txn *t, struct view *v)
     switch (t->db) {
     case CHORUS_DB_RUNNING:
         v->base = c->running;
-        if (t->ed && t->state != TXN_PREPARED) {
+        if (t->ed && t->state != TXN_PREPARED && t->state != TXN_PREPARING) {
             v->layer[v->n++] = t->ed;
+        }
+        if (t->hook_ed) {
+            v->layer[v->n++] = t->hook_ed; /* a hook's writes, not yet applied */
         }
         break;
     case CHORUS_DB_OPERATIONAL:
@@ -225,6 +231,8 @@ state_name(enum txn_state s)
         return "open";
     case TXN_WAITING:
         return "waiting for the commit lock";
+    case TXN_PREPARING:
+        return "in the commit sequence";
     case TXN_PREPARED:
         return "prepared";
     case TXN_COMMITTED:
@@ -241,6 +249,9 @@ writable(struct core *c, struct txn *t, struct cerr **e)
     if (!t->rw) {
         return cerr_add(e, CHORUS_ERR_STATE, NULL, NULL, "the transaction is read-only");
     }
+    if (t->hook_ed && t->state == TXN_PREPARING) {
+        return CHORUS_OK; /* a transaction hook writing into the transaction it is called for */
+    }
     if (t->state != TXN_OPEN) {
         return cerr_add(e, CHORUS_ERR_STATE, NULL, NULL, "the transaction is %s",
                         state_name(t->state));
@@ -250,6 +261,13 @@ writable(struct core *c, struct txn *t, struct cerr **e)
                         "the init transaction was committed when phase 1 began");
     }
     return t->is_init ? CHORUS_OK : sess_may_write(c, t->sess, t->db, e);
+}
+
+/* The change set writes go to: a hook's own while its event is pending. */
+static struct ed *
+wed(struct txn *t)
+{
+    return t->hook_ed ? t->hook_ed : t->ed;
 }
 
 /* Writes to config datastores take config true nodes, to operational config false ones. */
@@ -286,7 +304,7 @@ txn_set(struct core *c, struct txn *t, const char *path, const char *value, stru
             cerr_add(e, CHORUS_ERR_INVAL, path, NULL, "\"%s\" is a %s: it takes no value",
                      dp.schema->name, dp.schema->nodetype == LYS_LIST ? "list entry" : "container");
     } else if (!(rc = check_kind(t, dp.schema, path, e))) {
-        rc = ed_set(t->ed, &dp, e);
+        rc = ed_set(wed(t), &dp, e);
     }
     dpath_done(&dp);
     return rc;
@@ -312,7 +330,7 @@ txn_create(struct core *c, struct txn *t, const char *path, struct cerr **e)
         if (view_find(&v, &dp, &cur) == CHORUS_OK) {
             rc = cerr_add(e, CHORUS_ERR_EXISTS, path, "data-exists", "the node already exists");
         } else {
-            rc = ed_set(t->ed, &dp, e);
+            rc = ed_set(wed(t), &dp, e);
         }
     }
     dpath_done(&dp);
@@ -337,7 +355,7 @@ txn_delete(struct core *c, struct txn *t, const char *path, struct cerr **e)
                           cur ? "the node has only its default value; there is nothing to delete"
                               : "the node does not exist");
         } else {
-            rc = ed_delete(t->ed, &dp, cur, e);
+            rc = ed_delete(wed(t), &dp, cur, e);
         }
     }
     dpath_done(&dp);
@@ -421,9 +439,9 @@ txn_edit(struct core *c, struct txn *t, enum chorus_edit_op op, enum chorus_form
         }
     }
     if (op == CHORUS_EDIT_MERGE) {
-        return ed_merge_tree(t->ed, tree, e);
+        return ed_merge_tree(wed(t), tree, e);
     }
-    return ed_replace_tree(t->ed, tree, op == CHORUS_EDIT_REPLACE_ALL, e);
+    return ed_replace_tree(wed(t), tree, op == CHORUS_EDIT_REPLACE_ALL, e);
 }
 
 /* ---- reads ---- */
@@ -449,6 +467,13 @@ enum chorus_err
 txn_get(struct core *c, struct txn *t, const char *path, enum chorus_format fmt, uint32_t flags,
         char **ret_text, struct cerr **e)
 {
+    return txn_get_with(c, t, path, fmt, flags, NULL, ret_text, e);
+}
+
+enum chorus_err
+txn_get_with(struct core *c, struct txn *t, const char *path, enum chorus_format fmt,
+             uint32_t flags, const struct ed *extra, char **ret_text, struct cerr **e)
+{
     struct view v;
     struct dpath dp;
     struct lyd_node *tree = NULL, *node = NULL, *dup = NULL;
@@ -461,6 +486,9 @@ txn_get(struct core *c, struct txn *t, const char *path, enum chorus_format fmt,
         return cerr_add(e, CHORUS_ERR_INVAL, NULL, NULL, "get returns XML or JSON");
     }
     view_of(c, t, &v);
+    if (extra && v.n < VIEW_MAX_LAYERS) {
+        v.layer[v.n++] = extra; /* data providers' answers */
+    }
     if (whole) {
         rc = view_get(&v, NULL, &tree, &node, &owned);
     } else {
@@ -714,50 +742,113 @@ validate_log(struct core *c, struct dlog *log, struct cerr **e)
                                               : val_incremental(c->val, log, e);
 }
 
-/* Stages 2-4. The caller holds the lock (c->holder == t). */
+static void prepare_fail(struct core *c, struct txn *t, enum chorus_err rc, struct cerr *e);
+static void after_hooks(struct core *c, struct txn *t, enum chorus_err rc, struct cerr *e);
+static void after_validators(struct core *c, struct txn *t, enum chorus_err rc, struct cerr *e);
+static void after_prepare_events(struct core *c, struct txn *t, enum chorus_err rc,
+                                 struct cerr *e);
+
+/* Stages 2-4. The caller holds the lock (c->holder == t). The change is applied first, so
+ * that hooks see it in running; their writes are applied after each hook (sub.h). */
 static void
 do_prepare(struct core *c, struct txn *t)
 {
     struct cerr *e = NULL;
-    struct rec_meta meta;
     enum chorus_err rc;
-    struct log_tag tag = tag_of(t);
-    uint64_t t0 = now_ns(), t1, t2, t3;
 
     core_running(c, t);
     dl_init(&t->log, &c->running, val_hooks(), c->val);
-    /* 3. VALIDATE */
+    t->prep_t0 = now_ns();
     rc = ds_apply(&t->log, t->ed, &e);
-    t1 = now_ns();
-    if (!rc) {
-        rc = validate_log(c, &t->log, &e);
+    if (rc) {
+        prepare_fail(c, t, rc, e);
+        return;
     }
-    t2 = now_ns();
+    /* 2. HOOKS */
+    t->state = TXN_PREPARING;
+    if (sub_stage(c, t, SS_HOOK, after_hooks)) {
+        return;
+    }
+    after_hooks(c, t, CHORUS_OK, NULL);
+}
+
+static void
+after_hooks(struct core *c, struct txn *t, enum chorus_err rc, struct cerr *e)
+{
+    struct log_tag tag = tag_of(t);
+    uint64_t t1 = now_ns();
+
+    if (rc) {
+        struct cerr *copy = NULL;
+
+        cerr_copy(&copy, e); /* e belongs to the caller */
+        prepare_fail(c, t, rc, copy);
+        return;
+    }
+    /* 3. VALIDATE */
+    core_running(c, t);
+    rc = validate_log(c, &t->log, &e);
+    LOG(LL_DEBUG, &tag, "prepare: apply and hooks %.3f ms (%zu log entries), validate %.3f ms",
+        (t1 - t->prep_t0) / 1e6, t->log.n, (now_ns() - t1) / 1e6);
     if (rc) {
         if (rc == CHORUS_ERR_INTERNAL) {
             LOG(LL_ERROR, &tag, "validation: %s", e && e->msg ? e->msg : "internal error");
         }
-        goto fail;
+        prepare_fail(c, t, rc, e);
+        return;
+    }
+    if (sub_stage(c, t, SS_VALIDATE, after_validators)) {
+        return;
+    }
+    after_validators(c, t, CHORUS_OK, NULL);
+}
+
+static void
+after_validators(struct core *c, struct txn *t, enum chorus_err rc, struct cerr *e0)
+{
+    struct cerr *e = NULL;
+    struct rec_meta meta;
+    struct log_tag tag = tag_of(t);
+
+    if (rc) {
+        cerr_copy(&e, e0);
+        prepare_fail(c, t, rc, e);
+        return;
     }
     /* 4. PREPARE */
+    core_running(c, t);
     buf_reset(&t->record);
     meta = (struct rec_meta){t->sess->user, t->sess->context, t->sess->id, (uint64_t)time(NULL),
                              NULL,          t->flags};
     rc = rec_build(&t->log, &meta, &t->record, &t->nfwd, &e);
     if (rc) {
-        goto fail;
+        prepare_fail(c, t, rc, e);
+        return;
     }
-    t3 = now_ns();
-    LOG(LL_DEBUG, &tag,
-        "prepare: apply %.3f ms (%zu log entries), validate %.3f ms, record %.3f ms (%zu bytes)",
-        (t1 - t0) / 1e6, t->log.n, (t2 - t1) / 1e6, (t3 - t2) / 1e6, t->record.len);
     if (t->nfwd && !t->commit_after_prepare) {
         rc = jnl_write_txn(c->jnl, c->txid + 1, &t->record, false, &e);
         if (rc) {
             LOG(LL_ERROR, &tag, "prepare: %s", e && e->msg ? e->msg : "journal error");
-            goto fail;
+            prepare_fail(c, t, rc, e);
+            return;
         }
         t->journaled = true;
+    }
+    if (t->nfwd && sub_stage(c, t, SS_PREPARE, after_prepare_events)) {
+        return;
+    }
+    after_prepare_events(c, t, CHORUS_OK, NULL);
+}
+
+static void
+after_prepare_events(struct core *c, struct txn *t, enum chorus_err rc, struct cerr *e0)
+{
+    struct cerr *e = NULL;
+
+    if (rc) {
+        cerr_copy(&e, e0);
+        prepare_fail(c, t, rc, e);
+        return;
     }
     t->state = TXN_PREPARED;
     if (t->commit_after_prepare) {
@@ -765,10 +856,20 @@ do_prepare(struct core *c, struct txn *t)
         return;
     }
     finish(t, CHORUS_OK, NULL, c->txid);
-    return;
-fail:
+}
+
+/* Stages 2-4 failed: running is exactly as before, the transaction open again. */
+static void
+prepare_fail(struct core *c, struct txn *t, enum chorus_err rc, struct cerr *e)
+{
+    core_running(c, t);
     dl_undo(&t->log, true);
     dl_done(&t->log);
+    if (t->journaled) {
+        (void)jnl_write_mark(c->jnl, c->txid + 1, false, NULL);
+        t->journaled = false;
+    }
+    sub_txn_done(c, t);
     t->state = TXN_OPEN;
     t->commit_after_prepare = false;
     release_lock(c, t);
@@ -940,6 +1041,8 @@ txn_prepare(struct core *c, struct txn *t, txn_done_cb done, void *arg)
     }
 }
 
+static void after_notify(struct core *c, struct txn *t, enum chorus_err rc, struct cerr *e);
+
 /* Stages 6-8 of running. */
 static void
 commit_running(struct core *c, struct txn *t)
@@ -966,6 +1069,8 @@ commit_running(struct core *c, struct txn *t)
             if (t->journaled) {
                 (void)jnl_write_mark(c->jnl, txid, false, NULL);
             }
+            sub_txn_cancel(c, t); /* the subscribers that saw PREPARE */
+            sub_txn_done(c, t);
             t->state = TXN_OPEN;
             t->journaled = false;
             release_lock(c, t);
@@ -974,6 +1079,12 @@ commit_running(struct core *c, struct txn *t)
         }
         c->txid = txid;
         t->txid = txid;
+        if (!t->is_init && sub_count(c, CHORUS_SUB_CONFIG) &&
+            (!t->st || !sub_txn_has_diff(t)) && sub_txn_diff(c, t, &e)) {
+            LOG(LL_ERROR, &tag, "no COMMIT events: %s", e && e->msg ? e->msg : "");
+            cerr_free(e);
+            e = NULL;
+        }
         dl_commit(&t->log);
         tag = tag_of(t);
         LOG(LL_INFO, &tag, "commit: %zu change%s%s", t->nfwd, t->nfwd == 1 ? "" : "s",
@@ -996,8 +1107,21 @@ commit_running(struct core *c, struct txn *t)
     if (t->ed != c->cand) {
         ed_clear(t->ed); /* what was not moved into running: paths, deletions */
     }
-    /* 7. NOTIFY: no subscribers yet (the subscriber API registers them) */
     t->state = TXN_COMMITTED;
+    /* 7. NOTIFY */
+    if (t->nfwd && sub_stage(c, t, SS_COMMIT, after_notify)) {
+        return;
+    }
+    after_notify(c, t, CHORUS_OK, NULL);
+}
+
+/* Stage 8 of running. */
+static void
+after_notify(struct core *c, struct txn *t, enum chorus_err rc, struct cerr *e)
+{
+    (void)rc;
+    (void)e; /* subscribers' errors after the point of no return are logged by sub.c */
+    sub_txn_done(c, t);
     release_lock(c, t);
     finish(t, CHORUS_OK, NULL, t->txid);
     core_rb_flush_soon(c);
@@ -1072,15 +1196,27 @@ txn_abort(struct core *c, struct txn *t)
             release_lock(c, t);
         }
         break;
+    case TXN_PREPARING:
     case TXN_PREPARED:
         if (t->db == CHORUS_DB_RUNNING && c->holder == t) {
+            sub_txn_cancel(c, t);
+            core_running(c, t);
             dl_undo(&t->log, true);
             dl_done(&t->log);
+            sub_txn_done(c, t);
             if (t->journaled) {
                 (void)jnl_write_mark(c->jnl, c->txid + 1, false, NULL);
                 t->journaled = false;
             }
-            LOG(LL_INFO, &tag, "prepared transaction aborted");
+            LOG(LL_INFO, &tag, "%s transaction aborted",
+                t->state == TXN_PREPARED ? "prepared" : "preparing");
+            release_lock(c, t);
+        }
+        break;
+    case TXN_COMMITTED:
+        if (c->holder == t) {
+            /* gone while subscribers are notified: they still are, nobody waits */
+            sub_txn_done(c, t);
             release_lock(c, t);
         }
         break;

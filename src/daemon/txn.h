@@ -64,7 +64,16 @@
 #include "dlog.h"
 #include "edit.h"
 
-enum txn_state { TXN_OPEN, TXN_WAITING, TXN_PREPARED, TXN_COMMITTED, TXN_ABORTED };
+struct sub_txn;
+
+enum txn_state {
+    TXN_OPEN,
+    TXN_WAITING,
+    TXN_PREPARING, /* inside stages 2-4 or 7, waiting for applications' answers */
+    TXN_PREPARED,
+    TXN_COMMITTED,
+    TXN_ABORTED
+};
 
 /* Completion of an operation that may have to wait for the commit lock. @p e is owned by the
  * callee (freed after the callback returns); @p txid is the new transaction id (or the
@@ -85,6 +94,9 @@ struct txn {
     struct ed *ed;     /* the change set (read-write transactions) */
     struct dlog log;   /* the change applied to running (prepared) */
     struct buf record; /* the transaction record built in prepare */
+    struct sub_txn *st;  /* events of the commit sequence (sub.c), NULL when none */
+    struct ed *hook_ed;  /* writes of the transaction hook whose event is pending */
+    uint64_t prep_t0;    /* when the commit sequence started (logs) */
     size_t nfwd;       /* entries of the record (0: empty change) */
     uint64_t txid;
     /* waiting for the commit lock */
@@ -119,6 +131,10 @@ enum chorus_err txn_edit(struct core *c, struct txn *t, enum chorus_edit_op op,
 /* Text of the subtree at @p path (NULL: all), with its ancestors. */
 enum chorus_err txn_get(struct core *c, struct txn *t, const char *path, enum chorus_format fmt,
                         uint32_t flags, char **ret_text, struct cerr **e);
+/* The same with one more layer over the view (operational data of providers). */
+enum chorus_err txn_get_with(struct core *c, struct txn *t, const char *path,
+                             enum chorus_format fmt, uint32_t flags, const struct ed *extra,
+                             char **ret_text, struct cerr **e);
 enum chorus_err txn_get_value(struct core *c, struct txn *t, const char *path, char **ret_value,
                               struct cerr **e);
 enum chorus_err txn_exists(struct core *c, struct txn *t, const char *path, bool *ret,

@@ -422,6 +422,127 @@ recv_all(struct chorus_conn *c, uint8_t *p, size_t len, const struct deadline *d
     return CHORUS_OK;
 }
 
+/* ---- events ---- */
+
+static int
+queue_event(struct chorus_conn *c, uint16_t op, uint32_t evid, uint8_t *body, uint32_t len)
+{
+    struct conn_event *ev = calloc(1, sizeof *ev);
+
+    if (!ev) {
+        free(body);
+        return -1;
+    }
+    ev->op = op;
+    ev->evid = evid;
+    ev->body = body;
+    ev->len = len;
+    if (c->evq_tail) {
+        c->evq_tail->next = ev;
+    } else {
+        c->evq = ev;
+    }
+    c->evq_tail = ev;
+    c->nevq++;
+    return 0;
+}
+
+static struct conn_event *
+pop_event(struct chorus_conn *c)
+{
+    struct conn_event *ev = c->evq;
+
+    if (ev) {
+        c->evq = ev->next;
+        if (!c->evq) {
+            c->evq_tail = NULL;
+        }
+        c->nevq--;
+        ev->next = NULL;
+    }
+    return ev;
+}
+
+enum chorus_err
+conn_next_event(struct chorus_conn *c, int timeout_ms, struct conn_event **ret)
+{
+    uint8_t hdr[PROTO_HDR_LEN];
+    uint8_t *body = NULL;
+    struct deadline dl = {0};
+    uint16_t rop, rflags;
+    uint32_t rlen, rreqid;
+    enum chorus_err err;
+    struct pollfd p;
+    char tmp[128];
+
+    pthread_mutex_lock(&c->mu);
+    if ((*ret = pop_event(c))) {
+        pthread_mutex_unlock(&c->mu);
+        return CHORUS_OK;
+    }
+    if (c->broken) {
+        err = seterr(c, CHORUS_ERR_CLOSED, "connection to chorusd at %s is closed", c->peer);
+        goto out;
+    }
+    /* wait for the first byte without breaking the connection on timeout */
+    p = (struct pollfd){.fd = c->fd, .events = POLLIN};
+    for (;;) {
+        int n = poll(&p, 1, timeout_ms);
+
+        if (n > 0) {
+            break;
+        }
+        if (!n) {
+            err = seterr(c, CHORUS_ERR_TIMEOUT, "no event within %d ms", timeout_ms);
+            goto out;
+        }
+        if (errno != EINTR) {
+            err = fail_broken(c, CHORUS_ERR_IO, "poll: %s", errno_str(errno, tmp, sizeof tmp));
+            goto out;
+        }
+    }
+    err = recv_all(c, hdr, sizeof hdr, &dl, 0);
+    if (err) {
+        goto out;
+    }
+    if (proto_hdr_parse(hdr, c->max_reply, &rlen, &rop, &rflags, &rreqid)) {
+        err = fail_broken(c, CHORUS_ERR_TOOBIG, "an event of %" PRIu32 " bytes exceeds the "
+                          "client limit", rd_u32(hdr));
+        goto out;
+    }
+    if (!(rflags & PF_EVENT) || (rflags & PF_REPLY)) {
+        err = fail_broken(c, CHORUS_ERR_PROTO,
+                          "unexpected frame from chorusd while waiting for an event: %s flags "
+                          "0x%x",
+                          proto_op_name(rop), (unsigned)rflags);
+        goto out;
+    }
+    body = malloc(rlen ? rlen : 1);
+    if (!body) {
+        err = fail_broken(c, CHORUS_ERR_NOMEM, "out of memory for an event");
+        goto out;
+    }
+    err = recv_all(c, body, rlen, &dl, 1);
+    if (err) {
+        free(body);
+        goto out;
+    }
+    *ret = calloc(1, sizeof **ret);
+    if (!*ret) {
+        free(body);
+        err = fail_broken(c, CHORUS_ERR_NOMEM, "out of memory for an event");
+        goto out;
+    }
+    (*ret)->op = rop;
+    (*ret)->evid = rreqid;
+    (*ret)->body = body;
+    (*ret)->len = rlen;
+    errs_clear(c);
+out:
+    pthread_mutex_unlock(&c->mu);
+    return err;
+}
+
 /* ---- request/reply ---- */
 
 enum chorus_err
@@ -486,11 +607,14 @@ conn_call(struct chorus_conn *c, struct buf *req, struct conn_reply *rep)
         if (err) {
             goto out;
         }
-        /* Events are not for the management API; skip whole frames. */
         if (!(rflags & PF_EVENT) || (rflags & PF_REPLY)) {
             break;
         }
-        free(body);
+        /* an event for this connection's registrations: kept for chorus_dispatch() */
+        if (queue_event(c, rop, rreqid, body, rlen)) {
+            err = fail_broken(c, CHORUS_ERR_NOMEM, "out of memory for an event");
+            goto out;
+        }
         body = NULL;
     }
 
@@ -914,6 +1038,13 @@ chorus_disconnect(struct chorus_conn *conn)
         close(conn->fd);
     }
     errs_clear(conn);
+    while (conn->evq) {
+        struct conn_event *ev = pop_event(conn);
+
+        free(ev->body);
+        free(ev);
+    }
+    conn_events_free(conn);
     free(conn->peer);
     free(conn->server_name);
     pthread_mutex_destroy(&conn->mu);

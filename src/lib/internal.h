@@ -30,6 +30,17 @@ struct conn_err {
     char *app_tag;
 };
 
+/* An event frame read while waiting for a reply, kept for chorus_dispatch(). */
+struct conn_event {
+    uint16_t op;
+    uint32_t evid;
+    uint8_t *body;
+    uint32_t len;
+    struct conn_event *next;
+};
+
+struct sub_reg; /* sub.c */
+
 struct chorus_conn {
     pthread_mutex_t mu;               /* serializes calls */
     int fd;                           /* non-blocking stream socket */
@@ -42,6 +53,14 @@ struct chorus_conn {
     struct conn_err *errs;            /* error items of the last call, or &oom_err */
     size_t nerrs;
     struct conn_err oom_err; /* fallback item when errs cannot be allocated */
+    /* events (sub.c) */
+    struct conn_event *evq, *evq_tail; /* read, not dispatched yet */
+    size_t nevq;
+    struct ly_ctx *ly;       /* the daemon's modules (chorus_load_schemas()) */
+    struct sub_reg *regs;    /* registrations and their callbacks */
+    size_t nregs;
+    struct buf ev_answer;    /* the answer being built in a callback (error items, data) */
+    int ev_answered_err;     /* chorus_event_error() was called */
 };
 
 /* A decoded reply: the body buffer and the field index into it. */
@@ -75,6 +94,16 @@ enum chorus_err conn_bad_reply(struct chorus_conn *c, const struct conn_reply *r
 /* Record a local failure as the connection's only error item. Returns @p code. */
 enum chorus_err conn_set_error(struct chorus_conn *c, enum chorus_err code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/*
+ * Read the next event: from the queue, or from the socket waiting up to @p timeout_ms (-1:
+ * forever). On CHORUS_OK *ret is owned by the caller (free body and struct). CHORUS_ERR_TIMEOUT
+ * when none came (the connection stays usable).
+ */
+enum chorus_err conn_next_event(struct chorus_conn *c, int timeout_ms, struct conn_event **ret);
+
+/* Free the connection's event state (sub.c); called by chorus_disconnect(). */
+void conn_events_free(struct chorus_conn *c);
 
 /* For tests: set the client-side limit on reply bodies (default PROTO_MAX_FRAME - 1). */
 void conn_set_max_reply(struct chorus_conn *c, uint32_t max_body);

@@ -791,3 +791,41 @@ chorus_stop(struct chorus_conn *conn)
 {
     return conn ? op_plain(conn, OP_STOP) : CHORUS_ERR_INVAL;
 }
+
+enum chorus_err
+chorus_rpc(struct chorus_conn *conn, enum chorus_format format, const char *data,
+           char **ret_output)
+{
+    struct buf b = BUF_INIT;
+    struct conn_reply r = {0};
+    enum chorus_err err;
+    const char *out;
+    size_t len;
+    char *copy;
+
+    if (!conn) {
+        return CHORUS_ERR_INVAL;
+    }
+    if (!data || !ret_output) {
+        return bad_arg(conn, __func__, "data or ret_output is NULL");
+    }
+    if (format != CHORUS_FMT_XML && format != CHORUS_FMT_JSON) {
+        return bad_arg(conn, __func__, "format must be XML or JSON");
+    }
+    proto_begin(&b, OP_RPC, 0, 0);
+    proto_put_u32(&b, T_FORMAT, (uint32_t)format);
+    proto_put_data(&b, T_DATA, data, strlen(data));
+    err = conn_call(conn, &b, &r);
+    if (err) {
+        return err;
+    }
+    if (proto_get_data(&r.m, T_DATA, &out, &len)) {
+        err = missing(conn, &r, "T_DATA");
+    } else if (!(copy = strdup(out))) {
+        err = conn_set_error(conn, CHORUS_ERR_NOMEM, "out of memory");
+    } else {
+        *ret_output = copy;
+    }
+    conn_reply_done(&r);
+    return err;
+}

@@ -311,6 +311,38 @@ proto_op_name(uint16_t op)
         return "status";
     case OP_STOP:
         return "stop";
+    case OP_SCHEMAS:
+        return "schemas";
+    case OP_SUBSCRIBE:
+        return "subscribe";
+    case OP_UNSUBSCRIBE:
+        return "unsubscribe";
+    case OP_EV_REPLY:
+        return "event-reply";
+    case OP_RPC:
+        return "rpc";
+    case OP_CURSOR:
+        return "cursor";
+    case OP_LOCK_INFO:
+        return "lock-info";
+    case OP_CONFIRMED_COMMIT:
+        return "confirmed-commit";
+    case OP_CANCEL_COMMIT:
+        return "cancel-commit";
+    case EV_PREPARE:
+        return "prepare-event";
+    case EV_COMMIT:
+        return "commit-event";
+    case EV_ABORT:
+        return "abort-event";
+    case EV_HOOK:
+        return "hook-event";
+    case EV_VALIDATE:
+        return "validate-event";
+    case EV_OPER:
+        return "oper-event";
+    case EV_RPC:
+        return "rpc-event";
     default:
         return "unknown";
     }

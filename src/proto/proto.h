@@ -66,6 +66,27 @@ enum proto_op {
     OP_ROLLBACK_APPLY = 71,
     OP_STATUS = 80,
     OP_STOP = 81,
+    OP_SCHEMAS = 90,     /* the module texts, for the client's libyang context */
+    OP_SUBSCRIBE = 91,   /* register a subscription, hook, validator, data provider, handler */
+    OP_UNSUBSCRIBE = 92,
+    OP_EV_REPLY = 93,    /* the application's answer to an event */
+    OP_RPC = 94,         /* invoke an RPC or action */
+    OP_CURSOR = 95,      /* the next chunk of list entries */
+    OP_LOCK_INFO = 96,   /* who holds a datastore lock */
+    OP_CONFIRMED_COMMIT = 97,
+    OP_CANCEL_COMMIT = 98,
+    OP_EVENT = 99,       /* reserved */
+};
+
+/* Events (frames with PF_EVENT; the request id field carries the event id). */
+enum proto_ev {
+    EV_PREPARE = 100,  /* two-phase subscribers: may abort */
+    EV_COMMIT = 101,   /* every subscriber, after the commit is durable */
+    EV_ABORT = 102,    /* subscribers that saw PREPARE, in reverse order */
+    EV_HOOK = 103,     /* transaction hooks: may write into the transaction */
+    EV_VALIDATE = 104, /* validation callbacks: may veto */
+    EV_OPER = 105,     /* operational-data callbacks: answer with data */
+    EV_RPC = 106,      /* RPC/action handlers: answer with output */
 };
 
 /* Field tags. Stable numbers; the type of each is fixed (see docs/protocol.md). */
@@ -102,6 +123,18 @@ enum proto_tag {
     T_TIME = 53,         /* u64: seconds since the epoch */
     T_LABEL = 54,        /* str */
     T_STATUS = 60,       /* str: JSON */
+    T_SUBID = 70,        /* u32: subscription id */
+    T_SUBKIND = 71,      /* u32: enum chorus_sub_kind */
+    T_PRIORITY = 72,     /* u32: priority (lower first), as a two's complement int32 */
+    T_EVID = 73,         /* u32: event id */
+    T_MODNAME = 74,      /* str: starts a module item (OP_SCHEMAS) */
+    T_REVISION = 75,     /* str */
+    T_FEATURE = 76,      /* str, repeated */
+    T_IMPLEMENTED = 77,  /* u32: 0 or 1 */
+    T_KEY = 78,          /* str: data path of the last entry returned (cursors) */
+    T_TIMEOUT = 79,      /* u32: seconds */
+    T_PERSIST = 80,      /* str: persist token (confirmed commit) */
+    T_PERSIST_ID = 81,   /* str: persist-id given to confirm or cancel */
 };
 
 struct proto_field {

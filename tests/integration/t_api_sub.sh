@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The subscriber and data-provider APIs (sub_client): a two-phase subscriber's veto reaches the
+# committer with its message, path and app-tag and changes nothing; priorities run lowest
+# first, equal ones in parallel, ABORT in reverse order; a transaction hook reads and writes
+# the transaction it is called for (its write is committed and in subscribers' diffs); a
+# validator vetoes with a path and cannot write; a subscriber process killed in PREPARE, and
+# one slower than commit/subscriber-timeout, abort the transaction; operational data from a
+# provider is merged into operational reads; RPC and action handlers answer chorus_rpc();
+# registrations that cannot be are refused with clear errors.
+. "$(dirname "$0")/../lib.sh"
+
+SUB_CLIENT="${CHORUS_BUILD:-}/tests/sub_client"
+[ -x "$SUB_CLIENT" ] || die "$SUB_CLIENT is not built"
+sub() {
+    local name=$1 scen=$2 port
+    eval "port=\${${name}_PORT}"
+    timeout 300 "$SUB_CLIENT" "$port" "$scen" "${@:3}" >"$T/sub-$scen.out" 2>&1 ||
+        die "$scen: $(tail -n 8 "$T/sub-$scen.out")"
+}
+
+NODE_CONF=$(conf_file st1000 "<commit><subscriber-timeout>1000</subscriber-timeout></commit>")
+node_start n0 --addloadpath "$CHORUS_SRC/tests/integration/models"
+for s in veto order hook validator killed oper rpc bad; do
+    subtest "$s" sub n0 "$s"
+done
+subtest "timeout" sub n0 timeout 1000
+subtests_end
+# the daemon logged who vetoed and who was too slow
+grep -q "did not answer the PREPARE event" "$T/n0.out" || die "no log line for the timeout"
+[ "$(ctl n0 status | json_get 'd["locks"]')" = "[]" ] || die "locks left"
+node_stop n0
+clean_exit "$T/n0.out"
+pass
