@@ -203,6 +203,43 @@ enum chorus_err chorus_unlock(struct chorus_conn *conn, enum chorus_db db);
  */
 enum chorus_err chorus_candidate_commit(struct chorus_conn *conn, uint64_t *ret_txid);
 
+/**
+ * @brief Confirmed commit of the candidate (RFC 6241 section 8.4, confirmed-commit:1.1).
+ *
+ * Commits the candidate and starts a confirmed-commit period: unless a confirming commit
+ * (chorus_confirm_commit(), or chorus_candidate_commit() from the same session) comes within
+ * @p timeout_s seconds, every commit made to running since the period began is undone, as one
+ * transaction that subscribers see flagged CHORUS_EVF_REVERT. The period also ends with a
+ * revert on chorus_cancel_commit() and, without @p persist, when this session ends. Another
+ * confirmed commit during the period (same session, or @p persist_id) commits the candidate
+ * again and restarts the timer with the new timeout.
+ *
+ * @param[in] timeout_s Confirm timeout in seconds (NETCONF's default is 600).
+ * @param[in] persist Persist token, or NULL: with one, any session may confirm or cancel by
+ * giving it as persist-id, and the period survives the end of this session.
+ * @param[in] persist_id The token of the pending period when extending it, or NULL.
+ * @param[out] ret_txid As for chorus_commit().
+ * @return CHORUS_OK; CHORUS_ERR_INVAL (bad persist-id), CHORUS_ERR_INUSE (another session's
+ * period is pending), or the commit's errors.
+ */
+enum chorus_err chorus_confirmed_commit(struct chorus_conn *conn, uint32_t timeout_s,
+                                        const char *persist, const char *persist_id,
+                                        uint64_t *ret_txid);
+
+/**
+ * @brief The confirming commit: commit the candidate and end the pending confirmed-commit
+ * period, keeping its changes. @p persist_id is the period's persist token (NULL when it has
+ * none; then only the session that started it can confirm).
+ */
+enum chorus_err chorus_confirm_commit(struct chorus_conn *conn, const char *persist_id,
+                                      uint64_t *ret_txid);
+
+/**
+ * @brief cancel-commit: end the pending confirmed-commit period by reverting its changes now.
+ * @param[in] persist_id The period's persist token, or NULL (same session only).
+ */
+enum chorus_err chorus_cancel_commit(struct chorus_conn *conn, const char *persist_id);
+
 /** @brief Discard the candidate's changes (it becomes equal to running again). */
 enum chorus_err chorus_candidate_discard(struct chorus_conn *conn);
 

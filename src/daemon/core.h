@@ -62,6 +62,18 @@ struct core {
     struct ed *oper;          /* operational (config false) data written by applications, as
                                  a change set layered over running in operational reads */
 
+    /* a pending confirmed commit (RFC 6241 section 8.4), see txn_confirmed_commit() */
+    struct {
+        bool active;
+        bool reverting;
+        uint32_t owner;        /* session that started it */
+        char *persist;         /* persist token, or NULL: bound to the owner's session */
+        uint64_t base_txid;    /* running's transaction id before it */
+        struct buf *recs;      /* records of every commit since, oldest first */
+        size_t nrecs;
+        struct ev_timer *timer;
+    } cc;
+
     /* the commit lock */
     struct txn *holder;  /* transaction inside the commit sequence, NULL when free */
     struct txn *waiters; /* transactions waiting for it, FIFO (txn->wnext) */

@@ -580,13 +580,53 @@ op_lock(struct req *r)
     return rc ? cerr_fail(r, e) : 0;
 }
 
+/* candidate-commit [T_PERSIST_ID]: confirms a pending confirmed commit when allowed */
 static int
 op_cand_commit(struct req *r)
 {
+    const char *pid;
+
+    if (opt_str(r, T_PERSIST_ID, &pid)) {
+        return -1;
+    }
     r->k->busy = true;
     r->k->pend_op = OP_CAND_COMMIT;
     r->k->pend_reqid = r->m->reqid;
-    txn_candidate_commit(r->c, r->k->sess, async_done, r->k);
+    txn_confirming_commit(r->c, r->k->sess, pid, async_done, r->k);
+    return PENDING;
+}
+
+/* confirmed-commit T_TIMEOUT [T_PERSIST] [T_PERSIST_ID] */
+static int
+op_confirmed_commit(struct req *r)
+{
+    const char *persist, *pid;
+    uint32_t tmo;
+
+    if (need_u32(r, T_TIMEOUT, "the confirm timeout", &tmo) || opt_str(r, T_PERSIST, &persist) ||
+        opt_str(r, T_PERSIST_ID, &pid)) {
+        return -1;
+    }
+    r->k->busy = true;
+    r->k->pend_op = OP_CONFIRMED_COMMIT;
+    r->k->pend_reqid = r->m->reqid;
+    txn_confirmed_commit(r->c, r->k->sess, tmo, persist, pid, async_done, r->k);
+    return PENDING;
+}
+
+/* cancel-commit [T_PERSIST_ID] */
+static int
+op_cancel_commit(struct req *r)
+{
+    const char *pid;
+
+    if (opt_str(r, T_PERSIST_ID, &pid)) {
+        return -1;
+    }
+    r->k->busy = true;
+    r->k->pend_op = OP_CANCEL_COMMIT;
+    r->k->pend_reqid = r->m->reqid;
+    txn_cancel_commit(r->c, r->k->sess, pid, async_done, r->k);
     return PENDING;
 }
 
@@ -1164,6 +1204,8 @@ static const struct op_def {
     {OP_UNLOCK, op_lock, NEED_SESSION},
     {OP_CAND_COMMIT, op_cand_commit, NEED_SESSION},
     {OP_CAND_DISCARD, op_cand_discard, NEED_SESSION},
+    {OP_CONFIRMED_COMMIT, op_confirmed_commit, NEED_SESSION},
+    {OP_CANCEL_COMMIT, op_cancel_commit, NEED_SESSION},
     {OP_PHASE_GET, op_phase_get, 0},
     {OP_START_PHASE, op_start_phase, NEED_SESSION},
     {OP_WAIT_START, op_wait_start, 0},

@@ -545,6 +545,7 @@ main(int argc, char **argv)
 out:
     cerr_free(e);
     ipc_stop(c->ipc);
+    txn_cc_free(c); /* a pending confirmed commit stays committed */
     while (c->sessions) {
         sess_end(c, c->sessions);
     }

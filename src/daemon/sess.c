@@ -76,6 +76,7 @@ sess_end(struct core *c, struct sess *s)
     while (s->txns) {
         txn_free(c, s->txns);
     }
+    txn_cc_session_end(c, s);
     for (int db = 0; db < 5; db++) {
         if (c->locks[db] == s) {
             c->locks[db] = NULL;

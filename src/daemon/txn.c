@@ -1042,6 +1042,7 @@ txn_prepare(struct core *c, struct txn *t, txn_done_cb done, void *arg)
 }
 
 static void after_notify(struct core *c, struct txn *t, enum chorus_err rc, struct cerr *e);
+static void cc_keep_record(struct core *c, const struct buf *rec);
 
 /* Stages 6-8 of running. */
 static void
@@ -1091,6 +1092,9 @@ commit_running(struct core *c, struct txn *t)
             t->is_init                    ? " (init transaction)"
             : (t->flags & REC_F_ROLLBACK) ? " (rollback)"
                                           : "");
+        if (c->cc.active && !(t->flags & REC_F_REVERT)) {
+            cc_keep_record(c, &t->record);
+        }
         /* written once the reply is on its way (core_rb_flush) */
         if (c->rb && (rc = rb_write_later(c->rb, txid, &t->record, &e))) {
             LOG(LL_WARN, &tag, "rollback file not written: %s", e && e->msg ? e->msg : "");
@@ -1404,4 +1408,303 @@ txn_rollback_apply(struct core *c, struct sess *s, uint32_t index, bool selectiv
     }
     in->t->flags = REC_F_ROLLBACK;
     txn_apply(c, in->t, internal_done, in);
+}
+
+/* ---- confirmed commit ---- */
+
+static void
+cc_keep_record(struct core *c, const struct buf *rec)
+{
+    struct buf *nr = realloc(c->cc.recs, (c->cc.nrecs + 1) * sizeof *nr);
+
+    if (!nr) {
+        LOGE("confirmed commit: out of memory keeping a record; a revert will be partial");
+        return;
+    }
+    c->cc.recs = nr;
+    c->cc.recs[c->cc.nrecs] = (struct buf)BUF_INIT;
+    buf_append(&c->cc.recs[c->cc.nrecs], rec->p, rec->len);
+    c->cc.nrecs++;
+}
+
+void
+txn_cc_free(struct core *c)
+{
+    if (c->cc.timer) {
+        ev_timer_cancel(c->ev, c->cc.timer);
+    }
+    for (size_t i = 0; i < c->cc.nrecs; i++) {
+        buf_free(&c->cc.recs[i]);
+    }
+    free(c->cc.recs);
+    free(c->cc.persist);
+    memset(&c->cc, 0, sizeof c->cc);
+}
+
+/* May session @p s (with @p persist_id) act on the pending confirmed commit? */
+static enum chorus_err
+cc_authorized(struct core *c, const struct sess *s, const char *persist_id, struct cerr **e)
+{
+    if (c->cc.persist) {
+        if (!persist_id || strcmp(persist_id, c->cc.persist)) {
+            return cerr_add(e, CHORUS_ERR_INVAL, NULL, "invalid-value",
+                            persist_id ? "persist-id \"%s\" does not match the pending confirmed "
+                                         "commit"
+                                       : "%sthe pending confirmed commit was given a persist "
+                                         "token: give it as persist-id",
+                            persist_id ? persist_id : "");
+        }
+        return CHORUS_OK;
+    }
+    if (persist_id) {
+        return cerr_add(e, CHORUS_ERR_INVAL, NULL, "invalid-value",
+                        "persist-id given, but the pending confirmed commit has no persist token");
+    }
+    if (s->id != c->cc.owner) {
+        return cerr_add(e, CHORUS_ERR_INUSE, NULL, "in-use",
+                        "a confirmed commit of session %u is pending; only that session can "
+                        "confirm or cancel it",
+                        c->cc.owner);
+    }
+    return CHORUS_OK;
+}
+
+struct cc_revert {
+    struct core *c;
+    txn_done_cb done;
+    void *arg;
+    char why[96];
+};
+
+static void
+revert_done(void *arg, enum chorus_err rc, struct cerr *e, uint64_t txid)
+{
+    struct cc_revert *rv = arg;
+    struct core *c = rv->c;
+
+    if (rc) {
+        LOGE("confirmed commit: the revert (%s) failed: %s", rv->why,
+             e && e->msg ? e->msg : chorus_strerror(rc));
+    } else {
+        LOG(LL_INFO, (&(struct log_tag){0, NULL, NULL, txid}),
+            "confirmed commit reverted (%s): running is back to transaction %llu's data",
+            rv->why, (unsigned long long)c->cc.base_txid);
+    }
+    txn_cc_free(c);
+    if (rv->done) {
+        rv->done(rv->arg, rc, e, txid);
+    }
+    free(rv);
+}
+
+/* Undo every commit of the period, newest first, as one transaction of the daemon. */
+static void
+cc_revert(struct core *c, const char *why, txn_done_cb done, void *arg)
+{
+    struct cc_revert *rv = calloc(1, sizeof *rv);
+    struct internal *in = NULL;
+    struct cerr *e = NULL;
+    enum chorus_err rc = CHORUS_OK;
+
+    if (c->cc.timer) {
+        ev_timer_cancel(c->ev, c->cc.timer);
+        c->cc.timer = NULL;
+    }
+    if (!rv || !(in = internal_new(c, c->sys, revert_done, rv, &e))) {
+        free(rv);
+        LOGE("confirmed commit: cannot revert: out of memory");
+        if (done) {
+            done(arg, CHORUS_ERR_NOMEM, e, c->txid);
+        }
+        cerr_free(e);
+        return;
+    }
+    c->cc.reverting = true;
+    rv->c = c;
+    rv->done = done;
+    rv->arg = arg;
+    snprintf(rv->why, sizeof rv->why, "%s", why);
+    for (size_t k = c->cc.nrecs; !rc && k > 0; k--) {
+        struct rec_view v;
+
+        rc = rec_parse(c->cc.recs[k - 1].p, c->cc.recs[k - 1].len, &v, &e);
+        if (!rc) {
+            core_running(c, in->t);
+            rc = rec_to_edit(c->ctx, v.inv, v.inv_len, v.ninv, c->running, in->t->ed, &e);
+        }
+    }
+    if (rc) {
+        LOGE("confirmed commit: cannot revert: %s", e && e->msg ? e->msg : "");
+        txn_free(c, in->t);
+        free(in);
+        revert_done(rv, rc, e, c->txid);
+        cerr_free(e);
+        return;
+    }
+    in->t->flags = REC_F_REVERT;
+    txn_apply(c, in->t, internal_done, in);
+}
+
+static void
+cc_timeout(void *arg)
+{
+    struct core *c = arg;
+
+    c->cc.timer = NULL;
+    LOGI("confirmed commit: not confirmed in time; reverting");
+    cc_revert(c, "confirm-timeout expired", NULL, NULL);
+}
+
+struct cc_req {
+    struct core *c;
+    txn_done_cb done;
+    void *arg;
+    uint32_t timeout_s;
+    bool started; /* this commit started the period */
+    bool confirming;
+};
+
+static void
+cc_commit_done(void *arg, enum chorus_err rc, struct cerr *e, uint64_t txid)
+{
+    struct cc_req *q = arg;
+    struct core *c = q->c;
+
+    if (q->confirming) {
+        if (!rc && c->cc.active) {
+            LOG(LL_INFO, (&(struct log_tag){0, NULL, NULL, txid}), "confirmed commit confirmed");
+            txn_cc_free(c);
+        }
+    } else if (rc) {
+        if (q->started) {
+            txn_cc_free(c); /* nothing was committed under it */
+        }
+    } else {
+        if (c->cc.timer) {
+            ev_timer_cancel(c->ev, c->cc.timer);
+        }
+        c->cc.timer = ev_timer(c->ev, (uint64_t)q->timeout_s * 1000, cc_timeout, c);
+        LOG(LL_INFO, (&(struct log_tag){0, NULL, NULL, txid}),
+            "confirmed commit: to be confirmed within %u s%s", q->timeout_s,
+            c->cc.persist ? " (persist)" : "");
+    }
+    q->done(q->arg, rc, e, txid);
+    free(q);
+}
+
+void
+txn_confirmed_commit(struct core *c, struct sess *s, uint32_t timeout_s, const char *persist,
+                     const char *persist_id, txn_done_cb done, void *arg)
+{
+    struct cerr *e = NULL;
+    struct cc_req *q;
+    enum chorus_err rc = CHORUS_OK;
+
+    if (!timeout_s) {
+        rc = cerr_add(&e, CHORUS_ERR_INVAL, NULL, "invalid-value",
+                      "confirm-timeout must be at least 1 second");
+    } else if (!c->cand) {
+        rc = cerr_add(&e, CHORUS_ERR_UNSUPPORTED, NULL, NULL, "the candidate is not enabled");
+    } else if (c->cc.reverting) {
+        rc = cerr_add(&e, CHORUS_ERR_INUSE, NULL, "in-use",
+                      "the pending confirmed commit is being reverted");
+    } else if (c->cc.active) {
+        rc = cc_authorized(c, s, persist_id, &e);
+    } else if (persist_id) {
+        rc = cerr_add(&e, CHORUS_ERR_INVAL, NULL, "invalid-value",
+                      "persist-id given, but no confirmed commit is pending");
+    }
+    if (rc || !(q = calloc(1, sizeof *q))) {
+        done(arg, rc ? rc : CHORUS_ERR_NOMEM, e, c->txid);
+        cerr_free(e);
+        return;
+    }
+    q->c = c;
+    q->done = done;
+    q->arg = arg;
+    q->timeout_s = timeout_s;
+    if (!c->cc.active) {
+        c->cc.active = true;
+        c->cc.owner = s->id;
+        c->cc.base_txid = c->txid;
+        q->started = true;
+    }
+    if (persist) {
+        free(c->cc.persist);
+        c->cc.persist = strdup(persist);
+    }
+    txn_candidate_commit(c, s, cc_commit_done, q);
+}
+
+void
+txn_confirming_commit(struct core *c, struct sess *s, const char *persist_id, txn_done_cb done,
+                      void *arg)
+{
+    struct cerr *e = NULL;
+    struct cc_req *q;
+    enum chorus_err rc = CHORUS_OK;
+
+    if (c->cc.active && !c->cc.reverting) {
+        rc = cc_authorized(c, s, persist_id, &e);
+        if (rc && !persist_id && !c->cc.persist) {
+            /* another session's plain commit: allowed, it does not confirm */
+            cerr_free(e);
+            e = NULL;
+            txn_candidate_commit(c, s, done, arg);
+            return;
+        }
+    } else if (persist_id) {
+        rc = cerr_add(&e, CHORUS_ERR_INVAL, NULL, "invalid-value",
+                      "persist-id given, but no confirmed commit is pending");
+    }
+    if (rc) {
+        done(arg, rc, e, c->txid);
+        cerr_free(e);
+        return;
+    }
+    if (!c->cc.active) {
+        txn_candidate_commit(c, s, done, arg);
+        return;
+    }
+    if (!(q = calloc(1, sizeof *q))) {
+        done(arg, CHORUS_ERR_NOMEM, NULL, c->txid);
+        return;
+    }
+    q->c = c;
+    q->done = done;
+    q->arg = arg;
+    q->confirming = true;
+    txn_candidate_commit(c, s, cc_commit_done, q);
+}
+
+void
+txn_cancel_commit(struct core *c, struct sess *s, const char *persist_id, txn_done_cb done,
+                  void *arg)
+{
+    struct cerr *e = NULL;
+    enum chorus_err rc;
+
+    if (!c->cc.active || c->cc.reverting) {
+        rc = cerr_add(&e, CHORUS_ERR_STATE, NULL, "operation-failed",
+                      "no confirmed commit is pending");
+    } else {
+        rc = cc_authorized(c, s, persist_id, &e);
+    }
+    if (rc) {
+        done(arg, rc, e, c->txid);
+        cerr_free(e);
+        return;
+    }
+    cc_revert(c, "cancel-commit", done, arg);
+}
+
+void
+txn_cc_session_end(struct core *c, const struct sess *s)
+{
+    if (c->cc.active && !c->cc.reverting && !c->cc.persist && c->cc.owner == s->id &&
+        !c->stopping) {
+        LOG(LL_INFO, (&(struct log_tag){s->id, s->user, s->context, 0}),
+            "confirmed commit: its session ended before confirming; reverting");
+        cc_revert(c, "the session that made it ended", NULL, NULL);
+    }
 }

@@ -159,6 +159,30 @@ void txn_candidate_commit(struct core *c, struct sess *s, txn_done_cb done, void
 /* Discard the candidate's changes. */
 enum chorus_err txn_candidate_discard(struct core *c, struct sess *s, struct cerr **e);
 
+/*
+ * Confirmed commit (RFC 6241 section 8.4, confirmed-commit:1.1). Commits the candidate and
+ * starts (or, from the same session or with the matching @p persist_id, extends) a
+ * confirmed-commit period of @p timeout_s seconds; @p persist (may be NULL) lets any session
+ * confirm or cancel with it as persist-id, and keeps the period alive when the session ends.
+ * Every commit to running during the period is recorded; if the period ends without a
+ * confirming commit (timeout, cancel, the owner's session ends without persist) they are all
+ * undone as one transaction flagged as a revert (REC_F_REVERT; CHORUS_EVF_REVERT for
+ * subscribers): running returns to its state before the first confirmed commit.
+ */
+void txn_confirmed_commit(struct core *c, struct sess *s, uint32_t timeout_s, const char *persist,
+                          const char *persist_id, txn_done_cb done, void *arg);
+/* A commit of the candidate that confirms a pending confirmed commit (same session, or
+ * @p persist_id equal to its persist token); a plain candidate commit otherwise. */
+void txn_confirming_commit(struct core *c, struct sess *s, const char *persist_id,
+                           txn_done_cb done, void *arg);
+/* cancel-commit: revert now. */
+void txn_cancel_commit(struct core *c, struct sess *s, const char *persist_id, txn_done_cb done,
+                       void *arg);
+/* A session ends: revert its pending confirmed commit unless it has a persist token. */
+void txn_cc_session_end(struct core *c, const struct sess *s);
+/* Free the confirmed-commit state (daemon stop: the committed changes stay). */
+void txn_cc_free(struct core *c);
+
 /* Undo commits as a new transaction (rollback files 0..index, or only @p index). */
 void txn_rollback_apply(struct core *c, struct sess *s, uint32_t index, bool selective,
                         txn_done_cb done, void *arg);

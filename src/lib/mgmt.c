@@ -829,3 +829,48 @@ chorus_rpc(struct chorus_conn *conn, enum chorus_format format, const char *data
     conn_reply_done(&r);
     return err;
 }
+
+enum chorus_err
+chorus_confirmed_commit(struct chorus_conn *conn, uint32_t timeout_s, const char *persist,
+                        const char *persist_id, uint64_t *ret_txid)
+{
+    struct buf b = BUF_INIT;
+
+    if (!conn) {
+        return CHORUS_ERR_INVAL;
+    }
+    if (!timeout_s) {
+        return bad_arg(conn, __func__, "timeout_s must be at least 1");
+    }
+    proto_begin(&b, OP_CONFIRMED_COMMIT, 0, 0);
+    proto_put_u32(&b, T_TIMEOUT, timeout_s);
+    proto_put_str(&b, T_PERSIST, persist);
+    proto_put_str(&b, T_PERSIST_ID, persist_id);
+    return call_u64(conn, &b, T_TXID, "T_TXID", ret_txid);
+}
+
+enum chorus_err
+chorus_confirm_commit(struct chorus_conn *conn, const char *persist_id, uint64_t *ret_txid)
+{
+    struct buf b = BUF_INIT;
+
+    if (!conn) {
+        return CHORUS_ERR_INVAL;
+    }
+    proto_begin(&b, OP_CAND_COMMIT, 0, 0);
+    proto_put_str(&b, T_PERSIST_ID, persist_id);
+    return call_u64(conn, &b, T_TXID, "T_TXID", ret_txid);
+}
+
+enum chorus_err
+chorus_cancel_commit(struct chorus_conn *conn, const char *persist_id)
+{
+    struct buf b = BUF_INIT;
+
+    if (!conn) {
+        return CHORUS_ERR_INVAL;
+    }
+    proto_begin(&b, OP_CANCEL_COMMIT, 0, 0);
+    proto_put_str(&b, T_PERSIST_ID, persist_id);
+    return call_u64(conn, &b, T_TXID, "T_TXID", NULL);
+}

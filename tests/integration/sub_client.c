@@ -799,6 +799,130 @@ scen_rpc(void)
     chorus_disconnect(c);
 }
 
+/* Write one route into the candidate (leaf1 = @p v). */
+static void
+cand_route(struct chorus_conn *c, const char *id, const char *v)
+{
+    uint32_t th;
+    char p[128];
+
+    OK(c, chorus_trans_start(c, CHORUS_DB_CANDIDATE, 1, &th));
+    for (int k = 1; k <= 4; k++) {
+        snprintf(p, sizeof p, ROUTE "[id='%s']/leaf%d", id, k);
+        OK(c, chorus_set(c, th, p, v));
+    }
+    OK(c, chorus_apply(c, th, NULL));
+    OK(c, chorus_trans_finish(c, th));
+}
+
+static int
+route_exists(const char *id)
+{
+    struct chorus_conn *c = mgmt();
+    char p[96];
+    int x;
+
+    snprintf(p, sizeof p, ROUTE "[id='%s']", id);
+    x = exists(c, p);
+    chorus_disconnect(c);
+    return x;
+}
+
+static int
+wait_route(const char *id, int want, int ms)
+{
+    for (int i = 0; i < ms / 50; i++) {
+        if (route_exists(id) == want) {
+            return 1;
+        }
+        usleep(50000);
+    }
+    return route_exists(id) == want;
+}
+
+static uint32_t revert_flags;
+
+static enum chorus_err
+flags_cb(struct chorus_conn *conn, const struct chorus_event *ev, void *arg)
+{
+    (void)conn;
+    (void)arg;
+    if (ev->type == CHORUS_EV_COMMIT && (ev->flags & CHORUS_EVF_REVERT)) {
+        revert_flags = ev->flags;
+        logev("REVERT %s", ev->user);
+    }
+    return CHORUS_OK;
+}
+
+/* Confirmed commit: confirm from the same session, from another with persist-id; revert on
+ * timeout, on cancel, when the session ends; persist survives its session. */
+static void
+scen_confirm(void)
+{
+    struct app w = {.name = "watcher", .kind = CHORUS_SUB_CONFIG, .path = "/routes:active-cfg",
+                    .cb = flags_cb};
+    struct chorus_conn *a = mgmt(), *b = mgmt();
+    enum chorus_err rc;
+
+    app_start(&w);
+    /* confirmed by the same session */
+    cand_route(a, "0000060", "1");
+    OK(a, chorus_confirmed_commit(a, 1, NULL, NULL, NULL));
+    CHECK(route_exists("0000060"), "not committed");
+    OK(a, chorus_candidate_commit(a, NULL));
+    usleep(1500000);
+    CHECK(route_exists("0000060"), "a confirmed commit was reverted");
+    /* persist: a wrong persist-id is refused, the right one confirms from another session */
+    cand_route(a, "0000061", "1");
+    OK(a, chorus_confirmed_commit(a, 2, "tok", NULL, NULL));
+    rc = chorus_confirm_commit(b, "wrong", NULL);
+    EXPECT_ERROR(b, rc, CHORUS_ERR_INVAL, "does not match", NULL);
+    rc = chorus_cancel_commit(b, NULL);
+    EXPECT_ERROR(b, rc, CHORUS_ERR_INVAL, "give it as persist-id", NULL);
+    OK(b, chorus_confirm_commit(b, "tok", NULL));
+    usleep(2500000);
+    CHECK(route_exists("0000061"), "confirmed with persist-id, yet reverted");
+    /* not confirmed in time: reverted, and subscribers see the revert */
+    nlog = 0;
+    cand_route(a, "0000062", "1");
+    OK(a, chorus_confirmed_commit(a, 1, NULL, NULL, NULL));
+    CHECK(route_exists("0000062"), "not committed");
+    /* another session's commit does not confirm it, nor may it cancel */
+    rc = chorus_cancel_commit(b, NULL);
+    EXPECT_ERROR(b, rc, CHORUS_ERR_INUSE, "only that session can confirm or cancel", NULL);
+    CHECK(wait_route("0000062", 0, 4000), "not reverted after the timeout");
+    CHECK(revert_flags, "no revert event");
+    CHECK(revert_flags & CHORUS_EVF_REVERT, "the revert is not flagged");
+    CHECK(route_exists("0000061") && route_exists("0000060"), "the revert went too far");
+    /* extended by a second confirmed commit, then cancelled */
+    cand_route(a, "0000063", "1");
+    OK(a, chorus_confirmed_commit(a, 1, "p2", NULL, NULL));
+    cand_route(a, "0000064", "1");
+    OK(a, chorus_confirmed_commit(a, 30, NULL, "p2", NULL));
+    usleep(1500000);
+    CHECK(route_exists("0000063") && route_exists("0000064"), "extension did not hold");
+    OK(b, chorus_cancel_commit(b, "p2"));
+    CHECK(!route_exists("0000063") && !route_exists("0000064"), "cancel did not revert both");
+    rc = chorus_cancel_commit(b, "p2");
+    EXPECT_ERROR(b, rc, CHORUS_ERR_STATE, "no confirmed commit is pending", NULL);
+    /* the session ends: reverted without persist, kept pending with it */
+    cand_route(a, "0000065", "1");
+    OK(a, chorus_confirmed_commit(a, 60, NULL, NULL, NULL));
+    chorus_disconnect(a);
+    CHECK(wait_route("0000065", 0, 4000), "not reverted when its session ended");
+    a = mgmt();
+    cand_route(a, "0000066", "1");
+    OK(a, chorus_confirmed_commit(a, 60, "keep", NULL, NULL));
+    chorus_disconnect(a);
+    usleep(500000);
+    CHECK(route_exists("0000066"), "a persist confirmed commit reverted with its session");
+    OK(b, chorus_confirm_commit(b, "keep", NULL));
+    rc = chorus_confirm_commit(b, "keep", NULL);
+    EXPECT_ERROR(b, rc, CHORUS_ERR_INVAL, "no confirmed commit is pending", NULL);
+    chorus_disconnect(b);
+    app_stop(&w);
+}
+
 /* Registrations that cannot be: clear errors, nothing registered. */
 static void
 scen_bad(void)
@@ -852,6 +976,8 @@ main(int argc, char **argv)
         scen_oper();
     } else if (!strcmp(scen, "rpc")) {
         scen_rpc();
+    } else if (!strcmp(scen, "confirm")) {
+        scen_confirm();
     } else if (!strcmp(scen, "bad")) {
         scen_bad();
     } else {

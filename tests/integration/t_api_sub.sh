@@ -7,6 +7,8 @@
 # validator vetoes with a path and cannot write; a subscriber process killed in PREPARE, and
 # one slower than commit/subscriber-timeout, abort the transaction; operational data from a
 # provider is merged into operational reads; RPC and action handlers answer chorus_rpc();
+# a confirmed commit is confirmed (same session, persist-id), reverted on timeout, cancel and
+# the end of its session (subscribers see the revert flagged), kept with persist;
 # registrations that cannot be are refused with clear errors.
 . "$(dirname "$0")/../lib.sh"
 
@@ -21,7 +23,7 @@ sub() {
 
 NODE_CONF=$(conf_file st1000 "<commit><subscriber-timeout>1000</subscriber-timeout></commit>")
 node_start n0 --addloadpath "$CHORUS_SRC/tests/integration/models"
-for s in veto order hook validator killed oper rpc bad; do
+for s in veto order hook validator killed oper rpc confirm bad; do
     subtest "$s" sub n0 "$s"
 done
 subtest "timeout" sub n0 timeout 1000
