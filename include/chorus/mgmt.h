@@ -39,6 +39,9 @@ enum chorus_edit_op {
     CHORUS_EDIT_MERGE = 1,       /**< merge the data into the datastore */
     CHORUS_EDIT_REPLACE = 2,     /**< replace each top-level subtree present in the data */
     CHORUS_EDIT_REPLACE_ALL = 3, /**< replace the whole configuration with the data */
+    CHORUS_EDIT_DIFF = 4,        /**< apply a libyang diff (yang:operation metadata, as in the
+                                      events of sub.h): created and replaced nodes are set,
+                                      deleted ones deleted (they must exist), "none" descends */
 };
 
 /** @brief Start phases. */
@@ -157,6 +160,32 @@ enum chorus_err chorus_delete(struct chorus_conn *conn, uint32_t th, const char 
  */
 enum chorus_err chorus_edit(struct chorus_conn *conn, uint32_t th, enum chorus_edit_op op,
                             enum chorus_format format, const char *data, size_t len);
+
+struct lyd_node;
+
+/**
+ * @brief Write a libyang data tree (top-level siblings) into the transaction: chorus_edit()
+ * with the tree printed as JSON. With CHORUS_EDIT_DIFF the tree is a libyang diff, such as the
+ * one a subscriber receives (sub.h), so a change seen on one daemon can be written to
+ * another in one call.
+ */
+enum chorus_err chorus_edit_tree(struct chorus_conn *conn, uint32_t th, enum chorus_edit_op op,
+                                 const struct lyd_node *tree);
+
+/**
+ * @brief Read a configuration file (XML, or JSON if its name ends in ".json") into the
+ * transaction with @p op (merge, replace, replace-all).
+ * @return CHORUS_OK, CHORUS_ERR_IO naming the file, or chorus_edit()'s errors.
+ */
+enum chorus_err chorus_load_config(struct chorus_conn *conn, uint32_t th, enum chorus_edit_op op,
+                                   const char *filename);
+
+/**
+ * @brief Write the transaction's view of @p path (NULL: everything) to a file (XML, or JSON if
+ * its name ends in ".json"), with chorus_get()'s @p flags; the file is replaced atomically.
+ */
+enum chorus_err chorus_save_config(struct chorus_conn *conn, uint32_t th, const char *path,
+                                   uint32_t flags, const char *filename);
 
 /**
  * @brief Run transaction hooks and validation of the transaction without committing it.

@@ -376,6 +376,70 @@ ly_format(enum chorus_format f)
     return LYD_UNKNOWN;
 }
 
+/*
+ * Apply node @p n of a libyang diff (yang:operation metadata; @p inh is the operation it
+ * inherits): created and replaced subtrees are collected in *@p merge (merged into the change
+ * set at the end, in one pass), replaced terminals are set, deleted nodes deleted (they must
+ * exist), "none" descends.
+ */
+static enum chorus_err
+diff_walk(struct core *c, struct txn *t, struct lyd_node *n, const char *inh,
+          struct lyd_node **merge, struct cerr **e)
+{
+    struct lyd_meta *m = lyd_find_meta(n->meta, NULL, "yang:operation");
+    const char *op = m ? lyd_get_meta_value(m) : inh;
+    enum chorus_err rc = CHORUS_OK;
+    char *path = NULL;
+
+    if (!strcmp(op, "none")) {
+        struct lyd_node *ch;
+
+        LY_LIST_FOR(lyd_child(n), ch)
+        {
+            if (lyu_is_key(ch)) {
+                continue;
+            }
+            if ((rc = diff_walk(c, t, ch, "none", merge, e))) {
+                break;
+            }
+        }
+        return rc;
+    }
+    if (!strcmp(op, "create") || !strcmp(op, "replace")) {
+        struct lyd_node *dup = NULL, *top;
+
+        if (n->schema->nodetype == LYS_LEAF && !strcmp(op, "replace")) {
+            path = lyu_path(n);
+            rc = path ? txn_set(c, t, path, lyd_get_value(n), e)
+                      : cerr_add(e, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
+            free(path);
+            return rc;
+        }
+        if (lyd_dup_single(n, NULL, LYD_DUP_RECURSIVE | LYD_DUP_WITH_PARENTS | LYD_DUP_NO_META,
+                           &dup)) {
+            return lyu_err(e, c->ctx, CHORUS_ERR_NOMEM, NULL);
+        }
+        for (top = dup; top->parent; top = lyd_parent(top)) {
+        }
+        if (lyd_merge_siblings(merge, top, LYD_MERGE_DESTRUCT)) {
+            lyd_free_all(top);
+            return lyu_err(e, c->ctx, CHORUS_ERR_NOMEM, NULL);
+        }
+        return CHORUS_OK;
+    }
+    if (!strcmp(op, "delete")) {
+        path = lyu_path(n);
+        rc = path ? txn_delete(c, t, path, e)
+                  : cerr_add(e, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
+        free(path);
+        return rc;
+    }
+    path = lyu_path(n);
+    rc = cerr_add(e, CHORUS_ERR_INVAL, path, NULL, "unknown diff operation \"%s\"", op);
+    free(path);
+    return rc;
+}
+
 enum chorus_err
 txn_edit(struct core *c, struct txn *t, enum chorus_edit_op op, enum chorus_format fmt,
          const char *data, size_t len, struct cerr **e)
@@ -391,7 +455,7 @@ txn_edit(struct core *c, struct txn *t, enum chorus_edit_op op, enum chorus_form
     if (ly_format(fmt) == LYD_UNKNOWN) {
         return cerr_add(e, CHORUS_ERR_INVAL, NULL, NULL, "unknown data format %d", (int)fmt);
     }
-    if (op < CHORUS_EDIT_MERGE || op > CHORUS_EDIT_REPLACE_ALL ||
+    if (op < CHORUS_EDIT_MERGE || op > CHORUS_EDIT_DIFF ||
         (t->db == CHORUS_DB_OPERATIONAL && op != CHORUS_EDIT_MERGE)) {
         return cerr_add(e, CHORUS_ERR_INVAL, NULL, NULL, "unsupported edit operation %d", (int)op);
     }
@@ -440,6 +504,22 @@ txn_edit(struct core *c, struct txn *t, enum chorus_edit_op op, enum chorus_form
     }
     if (op == CHORUS_EDIT_MERGE) {
         return ed_merge_tree(wed(t), tree, e);
+    }
+    if (op == CHORUS_EDIT_DIFF) {
+        struct lyd_node *merge = NULL, *it;
+
+        LY_LIST_FOR(tree, it)
+        {
+            if ((rc = diff_walk(c, t, it, "none", &merge, e))) {
+                break;
+            }
+        }
+        lyd_free_all(tree);
+        if (rc) {
+            lyd_free_all(merge);
+            return rc;
+        }
+        return merge ? ed_merge_tree(wed(t), merge, e) : CHORUS_OK;
     }
     return ed_replace_tree(wed(t), tree, op == CHORUS_EDIT_REPLACE_ALL, e);
 }

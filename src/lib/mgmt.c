@@ -436,7 +436,8 @@ chorus_edit(struct chorus_conn *conn, uint32_t th, enum chorus_edit_op op,
     if (!conn) {
         return CHORUS_ERR_INVAL;
     }
-    if (op != CHORUS_EDIT_MERGE && op != CHORUS_EDIT_REPLACE && op != CHORUS_EDIT_REPLACE_ALL) {
+    if (op != CHORUS_EDIT_MERGE && op != CHORUS_EDIT_REPLACE && op != CHORUS_EDIT_REPLACE_ALL &&
+        op != CHORUS_EDIT_DIFF) {
         return bad_arg(conn, __func__, "invalid edit operation");
     }
     if (format != CHORUS_FMT_XML && format != CHORUS_FMT_JSON && format != CHORUS_FMT_LYB) {

@@ -451,3 +451,138 @@ chorus_dispatch(struct chorus_conn *conn, int timeout_ms)
     free(ce);
     return err;
 }
+
+/* ---- management helpers that take libyang trees or files ---- */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "chorus/mgmt.h"
+
+enum chorus_err
+chorus_edit_tree(struct chorus_conn *conn, uint32_t th, enum chorus_edit_op op,
+                 const struct lyd_node *tree)
+{
+    char *text = NULL;
+    enum chorus_err err;
+
+    if (!conn) {
+        return CHORUS_ERR_INVAL;
+    }
+    if (tree && lyd_print_mem(&text, tree, LYD_JSON, LYD_PRINT_WITHSIBLINGS | LYD_PRINT_SHRINK)) {
+        return conn_set_error(conn, CHORUS_ERR_NOMEM, "chorus_edit_tree: cannot print the tree");
+    }
+    err = chorus_edit(conn, th, op, CHORUS_FMT_JSON, text ? text : "{}", text ? strlen(text) : 2);
+    free(text);
+    return err;
+}
+
+static int
+is_json(const char *filename)
+{
+    size_t n = strlen(filename);
+
+    return n > 5 && !strcmp(filename + n - 5, ".json");
+}
+
+enum chorus_err
+chorus_load_config(struct chorus_conn *conn, uint32_t th, enum chorus_edit_op op,
+                   const char *filename)
+{
+    FILE *f;
+    char *data = NULL;
+    size_t len = 0, cap = 0;
+    enum chorus_err err;
+
+    if (!conn) {
+        return CHORUS_ERR_INVAL;
+    }
+    if (!filename || !(f = fopen(filename, "rb"))) {
+        return conn_set_error(conn, CHORUS_ERR_IO, "%s: %s", filename ? filename : "(null)",
+                              strerror(errno));
+    }
+    for (;;) {
+        size_t n;
+
+        if (len + 65536 + 1 > cap) {
+            char *nd = realloc(data, cap = (cap ? cap * 2 : 131072));
+
+            if (!nd) {
+                free(data);
+                fclose(f);
+                return conn_set_error(conn, CHORUS_ERR_NOMEM, "%s: out of memory", filename);
+            }
+            data = nd;
+        }
+        n = fread(data + len, 1, cap - len - 1, f);
+        len += n;
+        if (n == 0) {
+            break;
+        }
+    }
+    if (ferror(f)) {
+        fclose(f);
+        free(data);
+        return conn_set_error(conn, CHORUS_ERR_IO, "%s: read error", filename);
+    }
+    fclose(f);
+    data[len] = '\0';
+    err = chorus_edit(conn, th, op, is_json(filename) ? CHORUS_FMT_JSON : CHORUS_FMT_XML, data,
+                      len);
+    free(data);
+    return err;
+}
+
+enum chorus_err
+chorus_save_config(struct chorus_conn *conn, uint32_t th, const char *path, uint32_t flags,
+                   const char *filename)
+{
+    char *text = NULL, *tmp = NULL;
+    enum chorus_err err;
+    int fd;
+    size_t len, off = 0;
+
+    if (!conn) {
+        return CHORUS_ERR_INVAL;
+    }
+    if (!filename) {
+        return conn_set_error(conn, CHORUS_ERR_INVAL, "chorus_save_config: no file name");
+    }
+    err = chorus_get(conn, th, path, is_json(filename) ? CHORUS_FMT_JSON : CHORUS_FMT_XML, flags,
+                     &text);
+    if (err) {
+        return err;
+    }
+    if (asprintf(&tmp, "%s.tmp", filename) < 0) {
+        free(text);
+        return conn_set_error(conn, CHORUS_ERR_NOMEM, "out of memory");
+    }
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    len = strlen(text);
+    while (fd >= 0 && off < len) {
+        ssize_t n = write(fd, text + off, len - off);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            break;
+        }
+        off += (size_t)n;
+    }
+    if (fd < 0 || off < len || fsync(fd) || close(fd) || rename(tmp, filename)) {
+        int er = errno;
+
+        if (fd >= 0 && off < len) {
+            close(fd);
+        }
+        unlink(tmp);
+        free(tmp);
+        free(text);
+        return conn_set_error(conn, CHORUS_ERR_IO, "%s: %s", filename, strerror(er));
+    }
+    free(tmp);
+    free(text);
+    return CHORUS_OK;
+}

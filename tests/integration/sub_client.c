@@ -242,6 +242,7 @@ struct app {
     int32_t prio;
     uint32_t flags;
     chorus_event_cb cb;
+    void *cb_arg; /* the callback's argument (default: the app) */
     struct chorus_conn *conn;
     pthread_t thr;
     atomic_int ready, stop;
@@ -262,7 +263,8 @@ app_main(void *arg)
         fprintf(stderr, "%s: connect failed\n", a->name);
         exit(1);
     }
-    if (chorus_subscribe(a->conn, a->kind, a->path, a->prio, a->flags, a->cb, a, NULL)) {
+    if (chorus_subscribe(a->conn, a->kind, a->path, a->prio, a->flags, a->cb,
+                         a->cb_arg ? a->cb_arg : a, NULL)) {
         fprintf(stderr, "FAIL %s: %s: subscribe: %s\n", scen, a->name,
                 chorus_last_error(a->conn)->message);
         exit(1);
@@ -280,6 +282,15 @@ app_main(void *arg)
     }
     chorus_disconnect(a->conn);
     return NULL;
+}
+
+static void app_start(struct app *a);
+
+static void
+app_start_arg(struct app *a, void *cb_arg)
+{
+    a->cb_arg = cb_arg;
+    app_start(a);
 }
 
 static void
@@ -923,6 +934,117 @@ scen_confirm(void)
     app_stop(&w);
 }
 
+/* The change a subscriber of one daemon sees, written to another with CHORUS_EDIT_DIFF,
+ * keeps the two equal (the core of the cluster synchronizer). */
+static const char *target2;
+
+static enum chorus_err
+mirror_cb(struct chorus_conn *conn, const struct chorus_event *ev, void *arg)
+{
+    struct chorus_conn *peer = arg;
+    uint32_t th;
+    enum chorus_err rc;
+
+    if (ev->type != CHORUS_EV_COMMIT) {
+        return CHORUS_OK;
+    }
+    if ((rc = chorus_trans_start(peer, CHORUS_DB_RUNNING, 1, &th)) ||
+        (rc = chorus_edit_tree(peer, th, CHORUS_EDIT_DIFF, ev->diff)) ||
+        (rc = chorus_apply(peer, th, NULL))) {
+        fprintf(stderr, "mirror: %s\n", chorus_last_error(peer)->message);
+        chorus_event_error(conn, ev, rc, NULL, NULL, "mirror: %s",
+                           chorus_last_error(peer)->message);
+        logev("MIRROR-FAILED");
+    }
+    chorus_trans_finish(peer, th);
+    logev("MIRRORED");
+    return rc;
+}
+
+static char *
+all_routes(const char *tgt)
+{
+    struct chorus_conn *c;
+    uint32_t th;
+    char *d = NULL;
+
+    if (chorus_connect(tgt, "reader", &c)) {
+        FAIL(NULL, "connect %s", tgt);
+    }
+    OK(c, chorus_session_start(c, "tester", "cli", NULL, 0, NULL, NULL));
+    OK(c, chorus_trans_start(c, CHORUS_DB_RUNNING, 0, &th));
+    OK(c, chorus_get(c, th, "/routes:active-cfg", CHORUS_FMT_JSON, 0, &d));
+    chorus_disconnect(c);
+    return d;
+}
+
+static void
+scen_mirror(void)
+{
+    struct app m = {.name = "mirror", .kind = CHORUS_SUB_CONFIG, .path = "/routes:active-cfg",
+                    .cb = mirror_cb};
+    struct chorus_conn *c = mgmt(), *peer, *p2;
+    static const char *const mod[] = {RPATH("0000071") "/leaf2", "22", RPATH("0000072") "/leaf3",
+                                      "33"};
+    char *a, *b, file[] = "/tmp/chorus-mirror-XXXXXX.xml", *fname;
+    uint32_t th;
+    int fd;
+
+    /* start equal: copy n0's routes to n1 through a saved file */
+    OK(c, chorus_trans_start(c, CHORUS_DB_RUNNING, 0, &th));
+    fd = mkstemps(file, 4);
+    CHECK(fd >= 0, "mkstemps");
+    close(fd);
+    fname = file;
+    OK(c, chorus_save_config(c, th, "/routes:active-cfg", 0, fname));
+    OK(c, chorus_trans_finish(c, th));
+    if (chorus_connect(target2, "mirror-peer", &peer) || chorus_connect(target2, "p2", &p2)) {
+        FAIL(NULL, "connect %s", target2);
+    }
+    OK(peer, chorus_session_start(peer, "cluster", "system", NULL, 0, NULL, NULL));
+    OK(p2, chorus_session_start(p2, "tester", "cli", NULL, 0, NULL, NULL));
+    OK(p2, chorus_trans_start(p2, CHORUS_DB_RUNNING, 1, &th));
+    OK(p2, chorus_load_config(p2, th, CHORUS_EDIT_REPLACE_ALL, fname));
+    OK(p2, chorus_apply(p2, th, NULL));
+    OK(p2, chorus_trans_finish(p2, th));
+    unlink(fname);
+    a = all_routes(target);
+    b = all_routes(target2);
+    CHECK(!strcmp(a, b), "not equal after load of the saved file");
+    free(a);
+    free(b);
+    /* the callback writes to the peer through its own connection */
+    app_start_arg(&m, peer);
+    for (int i = 70; i < 80; i++) {
+        char id[8], p[4][96];
+        const char *pv[8];
+
+        snprintf(id, sizeof id, "%07d", i);
+        for (int k = 0; k < 4; k++) {
+            snprintf(p[k], sizeof p[k], ROUTE "[id='%s']/leaf%d", id, k + 1);
+            pv[2 * k] = p[k];
+            pv[2 * k + 1] = "5";
+        }
+        OK(c, apply(c, pv, 8, NULL));
+    }
+    OK(c, apply(c, mod, 4, NULL));
+    OK(c, chorus_trans_start(c, CHORUS_DB_RUNNING, 1, &th));
+    OK(c, chorus_delete(c, th, RPATH("0000073")));
+    OK(c, chorus_apply(c, th, NULL));
+    OK(c, chorus_trans_finish(c, th));
+    CHECK(log_find("MIRROR-FAILED", 0) < 0, "a change was not mirrored");
+    a = all_routes(target);
+    b = all_routes(target2);
+    CHECK(!strcmp(a, b), "the peer differs:\n%s\n%s", a, b);
+    CHECK(strstr(a, "0000071") && !strstr(a, "0000073"), "unexpected data: %s", a);
+    free(a);
+    free(b);
+    app_stop(&m);
+    chorus_disconnect(peer);
+    chorus_disconnect(p2);
+    chorus_disconnect(c);
+}
+
 /* Registrations that cannot be: clear errors, nothing registered. */
 static void
 scen_bad(void)
@@ -978,6 +1100,10 @@ main(int argc, char **argv)
         scen_rpc();
     } else if (!strcmp(scen, "confirm")) {
         scen_confirm();
+    } else if (!strcmp(scen, "mirror")) {
+        target2 = argc > 3 ? argv[3] : NULL;
+        CHECK(target2, "mirror needs a second port");
+        scen_mirror();
     } else if (!strcmp(scen, "bad")) {
         scen_bad();
     } else {

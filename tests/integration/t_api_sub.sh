@@ -9,6 +9,8 @@
 # provider is merged into operational reads; RPC and action handlers answer chorus_rpc();
 # a confirmed commit is confirmed (same session, persist-id), reverted on timeout, cancel and
 # the end of its session (subscribers see the revert flagged), kept with persist;
+# the diff a subscriber of one daemon sees, written to another with CHORUS_EDIT_DIFF, keeps
+# them equal (after a start from a file saved on one and loaded on the other);
 # registrations that cannot be are refused with clear errors.
 . "$(dirname "$0")/../lib.sh"
 
@@ -23,14 +25,19 @@ sub() {
 
 NODE_CONF=$(conf_file st1000 "<commit><subscriber-timeout>1000</subscriber-timeout></commit>")
 node_start n0 --addloadpath "$CHORUS_SRC/tests/integration/models"
+NODE_CONF=
+node_start n1 --addloadpath "$CHORUS_SRC/tests/integration/models"
 for s in veto order hook validator killed oper rpc confirm bad; do
     subtest "$s" sub n0 "$s"
 done
 subtest "timeout" sub n0 timeout 1000
+subtest "mirror" sub n0 mirror "$n1_PORT"
 subtests_end
 # the daemon logged who vetoed and who was too slow
 grep -q "did not answer the PREPARE event" "$T/n0.out" || die "no log line for the timeout"
 [ "$(ctl n0 status | json_get 'd["locks"]')" = "[]" ] || die "locks left"
-node_stop n0
-clean_exit "$T/n0.out"
+for n in n0 n1; do
+    node_stop "$n"
+    clean_exit "$T/$n.out"
+done
 pass
