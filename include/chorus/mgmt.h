@@ -131,6 +131,38 @@ enum chorus_err chorus_exists(struct chorus_conn *conn, uint32_t th, const char 
 enum chorus_err chorus_num_instances(struct chorus_conn *conn, uint32_t th, const char *path,
                                      uint64_t *ret_count);
 
+struct lyd_node; /* libyang's data node */
+
+/** @brief A cursor over the entries of a list (chorus_cursor_start()). */
+struct chorus_cursor;
+
+/**
+ * @brief Iterate over the entries of a list in chunks, without reading it whole.
+ *
+ * Each chunk is one request for up to @p chunk entries following the last one returned, so a
+ * list of a million entries is read in bounded memory on both sides. Entries added or removed
+ * between chunks are seen or not as they come; if the last entry returned is deleted the next
+ * chunk fails with CHORUS_ERR_NOTFOUND. Loads the schemas (sub.h) if needed.
+ *
+ * @param[in] conn Connection; the cursor uses it for its requests.
+ * @param[in] th Transaction.
+ * @param[in] path The list without the last predicate, e.g. `/routes:active-cfg/routes/route`.
+ * @param[in] chunk Entries per request (1 to the daemon's ipc/max-cursor-chunk).
+ * @param[out] ret_cursor New cursor; free with chorus_cursor_free().
+ */
+enum chorus_err chorus_cursor_start(struct chorus_conn *conn, uint32_t th, const char *path,
+                                    uint32_t chunk, struct chorus_cursor **ret_cursor);
+
+/**
+ * @brief The next entry: *ret_entry is the list entry (its ancestors above it) in the
+ * connection's libyang context, valid until the next call; NULL after the last one.
+ */
+enum chorus_err chorus_cursor_next(struct chorus_cursor *cursor,
+                                   const struct lyd_node **ret_entry);
+
+/** @brief Free a cursor. NULL is accepted. */
+void chorus_cursor_free(struct chorus_cursor *cursor);
+
 /**
  * @brief Set a leaf's value, creating missing ancestors (as NETCONF merge).
  *
@@ -160,8 +192,6 @@ enum chorus_err chorus_delete(struct chorus_conn *conn, uint32_t th, const char 
  */
 enum chorus_err chorus_edit(struct chorus_conn *conn, uint32_t th, enum chorus_edit_op op,
                             enum chorus_format format, const char *data, size_t len);
-
-struct lyd_node;
 
 /**
  * @brief Write a libyang data tree (top-level siblings) into the transaction: chorus_edit()
@@ -222,6 +252,16 @@ enum chorus_err chorus_apply(struct chorus_conn *conn, uint32_t th, uint64_t *re
  * @return CHORUS_OK or CHORUS_ERR_LOCKED naming the holder in the error message.
  */
 enum chorus_err chorus_lock(struct chorus_conn *conn, enum chorus_db db);
+
+/**
+ * @brief Who holds the lock of a datastore.
+ * @param[out] ret_usid Session id of the holder, 0 when the datastore is not locked.
+ * @param[out] ret_user Its user (free()), NULL when not locked; may be NULL.
+ * @param[out] ret_context Its context (free()), NULL when not locked; may be NULL.
+ * @param[out] ret_since When it took the lock (seconds since the epoch); may be NULL.
+ */
+enum chorus_err chorus_lock_holder(struct chorus_conn *conn, enum chorus_db db, uint32_t *ret_usid,
+                                   char **ret_user, char **ret_context, int64_t *ret_since);
 
 /** @brief Release a datastore lock held by the session. */
 enum chorus_err chorus_unlock(struct chorus_conn *conn, enum chorus_db db);

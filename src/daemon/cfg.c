@@ -366,6 +366,7 @@ cfg_read(struct reader *rd, struct cfg *c)
     c->max_frame = (uint32_t)rd_u64(rd, "ipc/max-frame-size", UINT32_MAX);
     c->max_sessions = (uint32_t)rd_u64(rd, "ipc/max-sessions", UINT32_MAX);
     c->max_subscriptions = (uint32_t)rd_u64(rd, "ipc/max-subscriptions", UINT32_MAX);
+    c->max_cursor_chunk = (uint32_t)rd_u64(rd, "ipc/max-cursor-chunk", UINT32_MAX);
     c->secret_file = rd_path(rd, "ipc/secret-file", false);
 
     c->nc_enabled = rd_bool(rd, "netconf/enabled");

@@ -51,6 +51,7 @@ struct cfg {
     uint32_t max_frame;
     uint32_t max_sessions;
     uint32_t max_subscriptions;
+    uint32_t max_cursor_chunk;
     char *secret_file; /* absolute or NULL */
     /* netconf */
     bool nc_enabled;

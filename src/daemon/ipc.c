@@ -775,6 +775,58 @@ op_stop(struct req *r)
     return 0;
 }
 
+/* cursor: T_TH, T_PATH (list), [T_KEY (last entry returned)], T_COUNT (u32 chunk) →
+ * T_DATA, [T_KEY] (absent at the end) */
+static int
+op_cursor(struct req *r)
+{
+    struct txn *t;
+    const char *path, *after;
+    uint32_t max;
+    char *text = NULL, *last = NULL;
+    struct cerr *e = NULL;
+
+    if (get_txn(r, &t) || need_str(r, T_PATH, "the list path", &path) ||
+        opt_str(r, T_KEY, &after) || need_u32(r, T_COUNT, "the chunk size", &max)) {
+        return -1;
+    }
+    if (!max || max > r->c->cfg->max_cursor_chunk) {
+        return FAIL(r, CHORUS_ERR_TOOBIG, "a cursor's chunk is 1 to %u entries (ipc/max-cursor-chunk)",
+                    r->c->cfg->max_cursor_chunk);
+    }
+    if (txn_cursor(r->c, t, path, after, max, &text, &last, &e)) {
+        return cerr_fail(r, e);
+    }
+    proto_put_data(r->out, T_DATA, text, strlen(text));
+    proto_put_str(r->out, T_KEY, last);
+    free(text);
+    free(last);
+    return 0;
+}
+
+/* lock-info: T_DB → [T_USID, T_USER, T_CONTEXT, T_TIME] (nothing when unlocked) */
+static int
+op_lock_info(struct req *r)
+{
+    uint32_t db;
+    const struct sess *s;
+
+    if (need_u32(r, T_DB, "the datastore", &db)) {
+        return -1;
+    }
+    if (db < CHORUS_DB_RUNNING || db > CHORUS_DB_OPERATIONAL) {
+        return FAIL(r, CHORUS_ERR_INVAL, "unknown datastore %u", db);
+    }
+    s = r->c->locks[db];
+    if (s) {
+        proto_put_u32(r->out, T_USID, s->id);
+        proto_put_str(r->out, T_USER, s->user);
+        proto_put_str(r->out, T_CONTEXT, s->context);
+        proto_put_u64(r->out, T_TIME, (uint64_t)s->lock_time[db]);
+    }
+    return 0;
+}
+
 /* ---- registrations and events ---- */
 
 static int
@@ -1219,6 +1271,8 @@ static const struct op_def {
     {OP_UNSUBSCRIBE, op_unsubscribe, 0},
     {OP_EV_REPLY, op_ev_reply, 0},
     {OP_RPC, op_rpc, NEED_SESSION},
+    {OP_CURSOR, op_cursor, NEED_SESSION},
+    {OP_LOCK_INFO, op_lock_info, 0},
 };
 
 /* A request on the transaction of an event (hooks and validators need no session). */

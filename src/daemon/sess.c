@@ -170,6 +170,7 @@ sess_lock(struct core *c, struct sess *s, enum chorus_db db, struct cerr **e)
         }
     }
     c->locks[db] = s;
+    s->lock_time[db] = time(NULL);
     LOG(LL_INFO, &tag, "%s locked", db_name(db));
     return CHORUS_OK;
 }

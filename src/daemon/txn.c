@@ -693,52 +693,152 @@ txn_exists(struct core *c, struct txn *t, const char *path, bool *ret, struct ce
     return CHORUS_OK;
 }
 
-enum chorus_err
-txn_count(struct core *c, struct txn *t, const char *path, uint64_t *ret, struct cerr **e)
+/* A list or leaf-list given by its path without the last predicate: its schema node and the
+ * data path of its parent (*ret_pdp NULL for the top level; free dp with dpath_done()). */
+static enum chorus_err
+resolve_list(struct core *c, const char *path, struct dpath *dp, struct dpath **ret_pdp,
+             const struct lysc_node **ret_s, struct cerr **e)
 {
     char *pp = NULL, *last = NULL, *colon;
     const struct lys_module *mod = NULL;
     const struct lysc_node *s;
-    struct dpath dp = {0}, *pdp = NULL;
-    struct view v;
     enum chorus_err rc = CHORUS_OK;
 
+    *ret_pdp = NULL;
     if (!path || lyu_split_last(path, &pp, &last) || strchr(last, '[')) {
         rc = cerr_add(e, CHORUS_ERR_BADPATH, path, NULL,
                       "give the path of a list or leaf-list without the last predicate");
         goto out;
     }
     if (*pp) {
-        rc = dpath_resolve(c->ctx, pp, NULL, &dp, e);
+        rc = dpath_resolve(c->ctx, pp, NULL, dp, e);
         if (rc) {
             goto out;
         }
-        pdp = &dp;
+        *ret_pdp = dp;
     }
     colon = strchr(last, ':');
     if (colon) {
         *colon = 0;
         mod = ly_ctx_get_module_implemented(c->ctx, last);
-    } else if (pdp) {
-        mod = pdp->schema->module;
+    } else if (*ret_pdp) {
+        mod = dp->schema->module;
     }
-    s = mod ? lys_find_child(pdp ? pdp->schema : NULL, mod, colon ? colon + 1 : last, 0,
+    s = mod ? lys_find_child(*ret_pdp ? dp->schema : NULL, mod, colon ? colon + 1 : last, 0,
                              LYS_LIST | LYS_LEAFLIST, 0)
             : NULL;
     if (!s) {
         rc = cerr_add(e, CHORUS_ERR_BADPATH, path, NULL, "no such list or leaf-list");
         goto out;
     }
-    view_of(c, t, &v);
-    rc = view_count(&v, pdp, s, ret);
-    if (rc == CHORUS_ERR_NOTFOUND) {
-        *ret = 0;
-        rc = CHORUS_OK;
-    }
+    *ret_s = s;
 out:
-    dpath_done(&dp);
     free(pp);
     free(last);
+    return rc;
+}
+
+enum chorus_err
+txn_count(struct core *c, struct txn *t, const char *path, uint64_t *ret, struct cerr **e)
+{
+    const struct lysc_node *s = NULL;
+    struct dpath dp = {0}, *pdp = NULL;
+    struct view v;
+    enum chorus_err rc = resolve_list(c, path, &dp, &pdp, &s, e);
+
+    if (!rc) {
+        view_of(c, t, &v);
+        rc = view_count(&v, pdp, s, ret);
+        if (rc == CHORUS_ERR_NOTFOUND) {
+            *ret = 0;
+            rc = CHORUS_OK;
+        }
+    }
+    dpath_done(&dp);
+    return rc;
+}
+
+enum chorus_err
+txn_cursor(struct core *c, struct txn *t, const char *path, const char *after, uint32_t max,
+           char **ret_text, char **ret_last, struct cerr **e)
+{
+    const struct lysc_node *s = NULL;
+    struct dpath dp = {0}, *pdp = NULL;
+    struct view v;
+    struct lyd_node *tree = NULL, *node = NULL, *x = NULL, *out = NULL, *oparent = NULL;
+    struct lyd_node *lastn = NULL;
+    bool owned = false;
+    uint32_t n = 0;
+    enum chorus_err rc = resolve_list(c, path, &dp, &pdp, &s, e);
+
+    *ret_text = NULL;
+    *ret_last = NULL;
+    if (rc) {
+        goto out;
+    }
+    view_of(c, t, &v);
+    rc = view_get(&v, pdp, &tree, &node, &owned);
+    if (rc == CHORUS_ERR_NOTFOUND) {
+        rc = CHORUS_OK; /* no parent: no entries */
+        goto print;
+    }
+    if (rc) {
+        cerr_add(e, rc, path, NULL, "cannot read the datastore");
+        goto out;
+    }
+    if (after) {
+        struct lyd_node *a = NULL;
+
+        if (lyd_find_path(tree, after, 0, &a) || !a || a->schema != s) {
+            rc = cerr_add(e, CHORUS_ERR_NOTFOUND, after, "data-missing",
+                          "the cursor's last entry no longer exists");
+            goto out;
+        }
+        x = a->next;
+    } else {
+        /* instances of one schema node are adjacent among their siblings */
+        for (x = pdp ? lyd_child(node) : tree; x && x->schema != s; x = x->next) {
+        }
+    }
+    for (; x && x->schema == s && n < max; x = x->next, n++) {
+        struct lyd_node *d = NULL;
+
+        if (!oparent && !out) {
+            if (lyd_dup_single(x, NULL, LYD_DUP_RECURSIVE | LYD_DUP_WITH_PARENTS, &d)) {
+                rc = cerr_add(e, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
+                goto out;
+            }
+            oparent = lyd_parent(d);
+            for (out = d; out->parent; out = lyd_parent(out)) {
+            }
+        } else if (lyd_dup_single(x, NULL, LYD_DUP_RECURSIVE, &d) ||
+                   (oparent ? lyd_insert_child(oparent, d) : lyd_insert_sibling(out, d, &out))) {
+            lyd_free_tree(d);
+            rc = cerr_add(e, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
+            goto out;
+        }
+        lastn = x;
+    }
+    if (lastn && x && x->schema == s && !(*ret_last = lyu_path(lastn))) {
+        rc = cerr_add(e, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
+        goto out;
+    }
+print:
+    if (out ? lyd_print_mem(ret_text, out, LYD_JSON, LYD_PRINT_WITHSIBLINGS | LYD_PRINT_SHRINK)
+            : !(*ret_text = strdup(""))) {
+        rc = cerr_add(e, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
+    }
+out:
+    if (rc) {
+        free(*ret_text);
+        free(*ret_last);
+        *ret_text = *ret_last = NULL;
+    }
+    lyd_free_all(out);
+    if (owned) {
+        lyd_free_all(tree);
+    }
+    dpath_done(&dp);
     return rc;
 }
 

@@ -142,6 +142,12 @@ enum chorus_err txn_exists(struct core *c, struct txn *t, const char *path, bool
 enum chorus_err txn_count(struct core *c, struct txn *t, const char *path, uint64_t *ret,
                           struct cerr **e);
 
+/* Up to @p max entries of the list @p path (without the last predicate) following the entry
+ * @p after (a data path; NULL: from the first), as JSON with their ancestors; *ret_last is the
+ * data path of the last one, or NULL when no entry follows (both malloc'd). */
+enum chorus_err txn_cursor(struct core *c, struct txn *t, const char *path, const char *after,
+                           uint32_t max, char **ret_text, char **ret_last, struct cerr **e);
+
 /* ---- the commit sequence ---- */
 /* Stages 2-3 without the commit lock and without committing. */
 enum chorus_err txn_validate(struct core *c, struct txn *t, struct cerr **e);

@@ -875,3 +875,54 @@ chorus_cancel_commit(struct chorus_conn *conn, const char *persist_id)
     proto_put_str(&b, T_PERSIST_ID, persist_id);
     return call_u64(conn, &b, T_TXID, "T_TXID", NULL);
 }
+
+enum chorus_err
+chorus_lock_holder(struct chorus_conn *conn, enum chorus_db db, uint32_t *ret_usid,
+                   char **ret_user, char **ret_context, int64_t *ret_since)
+{
+    struct buf b = BUF_INIT;
+    struct conn_reply r = {0};
+    enum chorus_err err;
+    uint32_t usid = 0;
+    uint64_t since = 0;
+    const char *user = NULL, *ctx = NULL;
+    char *u = NULL, *x = NULL;
+
+    if (!conn) {
+        return CHORUS_ERR_INVAL;
+    }
+    if (!db_valid(db) || !ret_usid) {
+        return bad_arg(conn, __func__, "invalid datastore or ret_usid NULL");
+    }
+    proto_begin(&b, OP_LOCK_INFO, 0, 0);
+    proto_put_u32(&b, T_DB, (uint32_t)db);
+    err = conn_call(conn, &b, &r);
+    if (err) {
+        return err;
+    }
+    if (!proto_get_u32(&r.m, T_USID, &usid) &&
+        (proto_get_str(&r.m, T_USER, &user) || proto_get_str(&r.m, T_CONTEXT, &ctx) ||
+         proto_get_u64(&r.m, T_TIME, &since))) {
+        err = missing(conn, &r, "T_USER, T_CONTEXT or T_TIME");
+        goto out;
+    }
+    if ((ret_user && user && !(u = strdup(user))) || (ret_context && ctx && !(x = strdup(ctx)))) {
+        free(u);
+        free(x);
+        err = conn_set_error(conn, CHORUS_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    *ret_usid = usid;
+    if (ret_user) {
+        *ret_user = u;
+    }
+    if (ret_context) {
+        *ret_context = x;
+    }
+    if (ret_since) {
+        *ret_since = (int64_t)since;
+    }
+out:
+    conn_reply_done(&r);
+    return err;
+}

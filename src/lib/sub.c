@@ -586,3 +586,151 @@ chorus_save_config(struct chorus_conn *conn, uint32_t th, const char *path, uint
     free(text);
     return CHORUS_OK;
 }
+
+/* ---- cursors ---- */
+
+struct chorus_cursor {
+    struct chorus_conn *conn;
+    uint32_t th;
+    char *path;
+    uint32_t chunk;
+    char *last;                /* data path of the last entry of the chunk; NULL: no more */
+    struct lyd_node *tree;     /* the current chunk */
+    struct lyd_node *next;     /* the next entry to return from it */
+    const struct lysc_node *s; /* the list */
+    int started, done;
+};
+
+enum chorus_err
+chorus_cursor_start(struct chorus_conn *conn, uint32_t th, const char *path, uint32_t chunk,
+                    struct chorus_cursor **ret_cursor)
+{
+    struct chorus_cursor *cur;
+    enum chorus_err err;
+
+    if (!conn) {
+        return CHORUS_ERR_INVAL;
+    }
+    if (!path || !chunk || !ret_cursor) {
+        return conn_set_error(conn, CHORUS_ERR_INVAL,
+                              "chorus_cursor_start: path, chunk and ret_cursor are required");
+    }
+    if ((err = chorus_load_schemas(conn, NULL))) {
+        return err;
+    }
+    cur = calloc(1, sizeof *cur);
+    if (!cur || !(cur->path = strdup(path))) {
+        free(cur);
+        return conn_set_error(conn, CHORUS_ERR_NOMEM, "out of memory");
+    }
+    cur->conn = conn;
+    cur->th = th;
+    cur->chunk = chunk;
+    *ret_cursor = cur;
+    return CHORUS_OK;
+}
+
+/* Fetch the chunk after cur->last (or the first). */
+static enum chorus_err
+cursor_fetch(struct chorus_cursor *cur)
+{
+    struct chorus_conn *c = cur->conn;
+    struct buf b = BUF_INIT;
+    struct conn_reply r = {0};
+    enum chorus_err err;
+    const char *data, *last = NULL;
+    size_t len;
+    struct lyd_node *x;
+
+    lyd_free_all(cur->tree);
+    cur->tree = cur->next = NULL;
+    proto_begin(&b, OP_CURSOR, 0, 0);
+    proto_put_u32(&b, T_TH, cur->th);
+    proto_put_str(&b, T_PATH, cur->path);
+    proto_put_str(&b, T_KEY, cur->last);
+    proto_put_u32(&b, T_COUNT, cur->chunk);
+    err = conn_call(c, &b, &r);
+    if (err) {
+        return err;
+    }
+    if (proto_get_data(&r.m, T_DATA, &data, &len) ||
+        proto_get_str(&r.m, T_KEY, &last) == CHORUS_ERR_PROTO) {
+        err = conn_bad_reply(c, &r, "missing T_DATA or malformed T_KEY");
+        conn_reply_done(&r);
+        return err;
+    }
+    free(cur->last);
+    cur->last = last ? strdup(last) : NULL;
+    if (last && !cur->last) {
+        conn_reply_done(&r);
+        return conn_set_error(c, CHORUS_ERR_NOMEM, "out of memory");
+    }
+    if (len && lyd_parse_data_mem(c->ly, data, LYD_JSON, LYD_PARSE_ONLY | LYD_PARSE_STRICT, 0,
+                                  &cur->tree)) {
+        const struct ly_err_item *le = ly_err_last(c->ly);
+
+        conn_reply_done(&r);
+        return conn_set_error(c, CHORUS_ERR_SCHEMA, "a cursor chunk does not parse: %s",
+                              le && le->msg ? le->msg : "invalid");
+    }
+    conn_reply_done(&r);
+    if (!cur->s) {
+        cur->s = lys_find_path(c->ly, NULL, cur->path, 0);
+    }
+    /* the first entry of the chunk: depth-first to the list's instances */
+    for (x = cur->tree; x;) {
+        if (x->schema == cur->s) {
+            break;
+        }
+        x = lyd_child(x);
+        while (x && x->schema && lysc_is_key(x->schema)) {
+            x = x->next;
+        }
+    }
+    cur->next = x;
+    if (!cur->last) {
+        cur->done = 1;
+    }
+    return CHORUS_OK;
+}
+
+enum chorus_err
+chorus_cursor_next(struct chorus_cursor *cur, const struct lyd_node **ret_entry)
+{
+    enum chorus_err err;
+
+    if (!cur || !ret_entry) {
+        return CHORUS_ERR_INVAL;
+    }
+    for (;;) {
+        if (cur->next) {
+            struct lyd_node *e = cur->next;
+
+            cur->next = e->next && e->next->schema == cur->s ? e->next : NULL;
+            *ret_entry = e;
+            return CHORUS_OK;
+        }
+        if (cur->started && cur->done) {
+            *ret_entry = NULL;
+            return CHORUS_OK;
+        }
+        cur->started = 1;
+        if ((err = cursor_fetch(cur))) {
+            return err;
+        }
+        if (!cur->next) {
+            cur->done = 1;
+        }
+    }
+}
+
+void
+chorus_cursor_free(struct chorus_cursor *cur)
+{
+    if (cur) {
+        lyd_free_all(cur->tree);
+        free(cur->path);
+        free(cur->last);
+        free(cur);
+    }
+}

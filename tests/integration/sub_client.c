@@ -1045,6 +1045,138 @@ scen_mirror(void)
     chorus_disconnect(c);
 }
 
+/* Count the entries a cursor returns; check they are the routes of @p want ids in order. */
+static size_t
+cursor_count(struct chorus_conn *c, uint32_t th, uint32_t chunk, char *ids, size_t idlen)
+{
+    struct chorus_cursor *cur;
+    const struct lyd_node *e;
+    size_t n = 0, off = 0;
+
+    OK(c, chorus_cursor_start(c, th, ROUTE, chunk, &cur));
+    for (;;) {
+        OK(c, chorus_cursor_next(cur, &e));
+        if (!e) {
+            break;
+        }
+        CHECK(!strcmp(LYD_NAME(e), "route"), "not a route: %s", LYD_NAME(e));
+        if (ids && off + 9 < idlen) {
+            off += (size_t)snprintf(ids + off, idlen - off, "%s,", lyd_get_value(lyd_child(e)));
+        }
+        n++;
+    }
+    chorus_cursor_free(cur);
+    return n;
+}
+
+static void
+scen_cursor(void)
+{
+    struct chorus_conn *c = mgmt(), *d = mgmt();
+    uint32_t th, th2;
+    uint64_t total;
+    size_t n1, n7, nall;
+    char *ids1 = calloc(1, 1 << 20), *ids7 = calloc(1, 1 << 20);
+    struct chorus_cursor *cur;
+    const struct lyd_node *e;
+    enum chorus_err rc;
+    struct buf_s {
+        char *p;
+        size_t len, cap;
+    } x = {0};
+
+    /* 250 more routes in one edit */
+    x.cap = 1 << 20;
+    x.p = malloc(x.cap);
+    x.len = (size_t)snprintf(x.p, x.cap, "<active-cfg xmlns=\"urn:chorus:example:routes\"><routes>");
+    for (int i = 0; i < 250; i++) {
+        x.len += (size_t)snprintf(x.p + x.len, x.cap - x.len,
+                                  "<route><id>%07d</id><leaf1>1</leaf1><leaf2>2</leaf2>"
+                                  "<leaf3>3</leaf3><leaf4>4</leaf4></route>",
+                                  1000000 + i);
+    }
+    x.len += (size_t)snprintf(x.p + x.len, x.cap - x.len, "</routes></active-cfg>");
+    OK(c, chorus_trans_start(c, CHORUS_DB_RUNNING, 1, &th));
+    OK(c, chorus_edit(c, th, CHORUS_EDIT_MERGE, CHORUS_FMT_XML, x.p, x.len));
+    OK(c, chorus_apply(c, th, NULL));
+    OK(c, chorus_trans_finish(c, th));
+    free(x.p);
+    OK(c, chorus_trans_start(c, CHORUS_DB_RUNNING, 0, &th));
+    OK(c, chorus_num_instances(c, th, ROUTE, &total));
+    n1 = cursor_count(c, th, 1000, ids1, 1 << 20);
+    n7 = cursor_count(c, th, 7, ids7, 1 << 20);
+    CHECK(n1 == total && n7 == total, "cursor: %zu and %zu entries, the list has %" PRIu64, n1,
+          n7, total);
+    CHECK(!strcmp(ids1, ids7), "chunks of 7 and of 1000 differ");
+    /* a read-write transaction's cursor sees its own uncommitted entry */
+    OK(c, chorus_trans_start(c, CHORUS_DB_RUNNING, 1, &th2));
+    OK(c, chorus_set(c, th2, RPATH("1999999") "/leaf1", "1"));
+    nall = cursor_count(c, th2, 50, NULL, 0);
+    CHECK(nall == total + 1, "the transaction's cursor saw %zu, want %" PRIu64, nall, total + 1);
+    OK(c, chorus_trans_finish(c, th2));
+    /* the last entry returned is deleted between chunks */
+    OK(c, chorus_cursor_start(c, th, ROUTE, 3, &cur));
+    for (int i = 0; i < 3; i++) {
+        OK(c, chorus_cursor_next(cur, &e));
+    }
+    {
+        char p[96];
+
+        snprintf(p, sizeof p, ROUTE "[id='%s']", lyd_get_value(lyd_child(e)));
+        OK(d, chorus_trans_start(d, CHORUS_DB_RUNNING, 1, &th2));
+        OK(d, chorus_delete(d, th2, p));
+        OK(d, chorus_apply(d, th2, NULL));
+        OK(d, chorus_trans_finish(d, th2));
+    }
+    rc = chorus_cursor_next(cur, &e);
+    EXPECT_ERROR(c, rc, CHORUS_ERR_NOTFOUND, "no longer exists", NULL);
+    chorus_cursor_free(cur);
+    /* bad input */
+    OK(c, chorus_cursor_start(c, th, ROUTE, 2000000, &cur));
+    rc = chorus_cursor_next(cur, &e);
+    EXPECT_ERROR(c, rc, CHORUS_ERR_TOOBIG, "ipc/max-cursor-chunk", NULL);
+    chorus_cursor_free(cur);
+    OK(c, chorus_cursor_start(c, th, ROUTE "[id='0000001']", 5, &cur));
+    rc = chorus_cursor_next(cur, &e);
+    EXPECT_ERROR(c, rc, CHORUS_ERR_BADPATH, "without the last predicate", NULL);
+    chorus_cursor_free(cur);
+    OK(c, chorus_trans_finish(c, th));
+    free(ids1);
+    free(ids7);
+    chorus_disconnect(c);
+    chorus_disconnect(d);
+}
+
+/* Who holds a lock. */
+static void
+scen_lockinfo(void)
+{
+    struct chorus_conn *a = mgmt(), *b = mgmt();
+    uint32_t usid_a, usid = 99;
+    char *user = NULL, *ctx = NULL;
+    int64_t since = 0;
+
+    chorus_disconnect(a);
+    if (chorus_connect(target, "locker", &a)) {
+        FAIL(NULL, "connect");
+    }
+    OK(a, chorus_session_start(a, "alice", "netconf", NULL, 0, NULL, &usid_a));
+    OK(b, chorus_lock_holder(b, CHORUS_DB_RUNNING, &usid, &user, &ctx, &since));
+    CHECK(usid == 0 && !user && !ctx, "unlocked running has a holder");
+    OK(a, chorus_lock(a, CHORUS_DB_RUNNING));
+    OK(b, chorus_lock_holder(b, CHORUS_DB_RUNNING, &usid, &user, &ctx, &since));
+    CHECK(usid == usid_a && user && !strcmp(user, "alice") && ctx && !strcmp(ctx, "netconf") &&
+              since > 1700000000,
+          "holder %u %s %s %" PRId64, usid, user ? user : "-", ctx ? ctx : "-", since);
+    free(user);
+    free(ctx);
+    OK(a, chorus_unlock(a, CHORUS_DB_RUNNING));
+    OK(b, chorus_lock_holder(b, CHORUS_DB_RUNNING, &usid, NULL, NULL, NULL));
+    CHECK(usid == 0, "still locked");
+    chorus_disconnect(a);
+    chorus_disconnect(b);
+}
+
 /* Registrations that cannot be: clear errors, nothing registered. */
 static void
 scen_bad(void)
@@ -1104,6 +1236,10 @@ main(int argc, char **argv)
         target2 = argc > 3 ? argv[3] : NULL;
         CHECK(target2, "mirror needs a second port");
         scen_mirror();
+    } else if (!strcmp(scen, "cursor")) {
+        scen_cursor();
+    } else if (!strcmp(scen, "lockinfo")) {
+        scen_lockinfo();
     } else if (!strcmp(scen, "bad")) {
         scen_bad();
     } else {
