@@ -36,6 +36,10 @@
  *    subtree; answer with chorus_event_reply_data().
  *  - CHORUS_EV_RPC: an RPC or action was invoked (chorus_rpc(), NETCONF); answer with the
  *    output through chorus_event_reply_data(), or an error.
+ *  - CHORUS_EV_TRANS_LOCK (transaction callbacks, all at once): a transaction took the commit
+ *    lock, before its hooks; an error aborts it (e.g. an external resource is busy).
+ *  - CHORUS_EV_TRANS_INIT, CHORUS_EV_TRANS_FINISH, CHORUS_EV_LOCK, CHORUS_EV_UNLOCK:
+ *    notifications; they are answered like the others, but nothing waits for the answer.
  *
  * A subscriber that does not answer within commit/subscriber-timeout, or whose connection
  * closes while an event waits, aborts a transaction in HOOK/VALIDATE/PREPARE; after the point
@@ -59,6 +63,8 @@ enum chorus_sub_kind {
     CHORUS_SUB_VALIDATE = 3, /**< validation callback on a subtree */
     CHORUS_SUB_OPER = 4,     /**< operational-data callback for a config false subtree */
     CHORUS_SUB_RPC = 5,      /**< handler of an RPC or action */
+    CHORUS_SUB_TRANS = 6,    /**< transaction callbacks: init, trans_lock, finish (no path) */
+    CHORUS_SUB_DBLOCK = 7,   /**< datastore lock callbacks: lock, unlock (no path) */
 };
 
 /** @brief Flags of chorus_subscribe(). */
@@ -75,6 +81,11 @@ enum chorus_event_type {
     CHORUS_EV_VALIDATE = 104,
     CHORUS_EV_OPER = 105,
     CHORUS_EV_RPC = 106,
+    CHORUS_EV_TRANS_INIT = 107,   /**< a read-write transaction started (notification) */
+    CHORUS_EV_TRANS_LOCK = 108,   /**< a transaction took the commit lock; an error aborts it */
+    CHORUS_EV_TRANS_FINISH = 109, /**< a read-write transaction ended (notification) */
+    CHORUS_EV_LOCK = 110,         /**< a datastore was locked (notification) */
+    CHORUS_EV_UNLOCK = 111,       /**< a datastore was unlocked (notification) */
 };
 
 /** @brief Flags of an event. */
@@ -82,6 +93,7 @@ enum chorus_event_flags {
     CHORUS_EVF_REVERT = 0x1,   /**< the revert of a confirmed commit (timeout, cancel) */
     CHORUS_EVF_ROLLBACK = 0x2, /**< a rollback file applied */
     CHORUS_EVF_INIT = 0x4,     /**< the init transaction */
+    CHORUS_EVF_COMMITTED = 0x8, /**< TRANS_FINISH: the transaction committed (else aborted) */
 };
 
 /**
@@ -99,6 +111,7 @@ struct chorus_event {
     const char *user;     /**< its user */
     const char *context;  /**< its context ("netconf", "cli", "system", ...) */
     uint32_t flags;       /**< ::chorus_event_flags */
+    uint32_t db;          /**< TRANS_*, LOCK, UNLOCK: the datastore (enum chorus_db) */
     /** PREPARE, COMMIT, ABORT, HOOK, VALIDATE: the change within the registered subtree, as a
      * libyang diff (yang:operation create/delete/replace/none metadata, yang:orig-value on
      * replaced leaves); NULL for none. */

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "common/util.h"
+#include "proto/proto.h"
+#include "sub.h"
 #include "txn.h"
 
 const char *
@@ -82,6 +84,7 @@ sess_end(struct core *c, struct sess *s)
             c->locks[db] = NULL;
             LOG(LL_INFO, (&(struct log_tag){s->id, s->user, s->context, 0}),
                 "lock on %s released (session ended)", db_name((enum chorus_db)db));
+            sub_notify(c, CHORUS_SUB_DBLOCK, EV_UNLOCK, s, 0, (uint32_t)db, 0);
         }
     }
     for (pp = &c->sessions; *pp; pp = &(*pp)->next) {
@@ -163,7 +166,8 @@ sess_lock(struct core *c, struct sess *s, enum chorus_db db, struct cerr **e)
                         "the candidate has uncommitted changes of session %u", c->cand_writer);
     }
     for (struct txn *t = c->txns; t; t = t->next) {
-        if (t->db == db && t->sess != s && t->state == TXN_PREPARED) {
+        if (t->db == db && t->sess != s &&
+            (t->state == TXN_PREPARED || t->state == TXN_PREPARING)) {
             return cerr_add(e, CHORUS_ERR_LOCKED, NULL, "lock-denied",
                             "a transaction of session %u on %s is being committed", t->sess->id,
                             db_name(db));
@@ -172,6 +176,7 @@ sess_lock(struct core *c, struct sess *s, enum chorus_db db, struct cerr **e)
     c->locks[db] = s;
     s->lock_time[db] = time(NULL);
     LOG(LL_INFO, &tag, "%s locked", db_name(db));
+    sub_notify(c, CHORUS_SUB_DBLOCK, EV_LOCK, s, 0, (uint32_t)db, 0);
     return CHORUS_OK;
 }
 
@@ -186,6 +191,7 @@ sess_unlock(struct core *c, struct sess *s, enum chorus_db db, struct cerr **e)
     }
     c->locks[db] = NULL;
     LOG(LL_INFO, &tag, "%s unlocked", db_name(db));
+    sub_notify(c, CHORUS_SUB_DBLOCK, EV_UNLOCK, s, 0, (uint32_t)db, 0);
     return CHORUS_OK;
 }
 

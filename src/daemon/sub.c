@@ -38,7 +38,7 @@ struct pend {
     size_t dlen;
 };
 
-enum round_kind { RK_TXN, RK_OPER, RK_RPC };
+enum round_kind { RK_TXN, RK_OPER, RK_RPC, RK_NOTIFY };
 
 struct round {
     struct subs *ss;
@@ -106,6 +106,16 @@ ev_name(uint16_t ev)
         return "OPER";
     case EV_RPC:
         return "RPC";
+    case EV_TRANS_INIT:
+        return "TRANS_INIT";
+    case EV_TRANS_LOCK:
+        return "TRANS_LOCK";
+    case EV_TRANS_FINISH:
+        return "TRANS_FINISH";
+    case EV_LOCK:
+        return "LOCK";
+    case EV_UNLOCK:
+        return "UNLOCK";
     }
     return "?";
 }
@@ -124,6 +134,10 @@ kind_name(enum chorus_sub_kind k)
         return "data provider";
     case CHORUS_SUB_RPC:
         return "RPC handler";
+    case CHORUS_SUB_TRANS:
+        return "transaction callback";
+    case CHORUS_SUB_DBLOCK:
+        return "lock callback";
     }
     return "registration";
 }
@@ -253,7 +267,7 @@ sub_add(struct core *c, void *owner, enum chorus_sub_kind kind, const char *path
     const struct lysc_node *sn = NULL;
     struct sub *s, **pp;
 
-    if (kind < CHORUS_SUB_CONFIG || kind > CHORUS_SUB_RPC) {
+    if (kind < CHORUS_SUB_CONFIG || kind > CHORUS_SUB_DBLOCK) {
         return cerr_add(e, CHORUS_ERR_INVAL, NULL, NULL, "unknown registration kind %d", (int)kind);
     }
     if (flags & ~(uint32_t)CHORUS_SUB_TWO_PHASE ||
@@ -263,6 +277,9 @@ sub_add(struct core *c, void *owner, enum chorus_sub_kind kind, const char *path
     }
     if (path && !strcmp(path, "/")) {
         path = NULL;
+    }
+    if (path && (kind == CHORUS_SUB_TRANS || kind == CHORUS_SUB_DBLOCK)) {
+        return cerr_add(e, CHORUS_ERR_INVAL, path, NULL, "a %s takes no path", kind_name(kind));
     }
     if (!path && (kind == CHORUS_SUB_RPC || kind == CHORUS_SUB_OPER)) {
         return cerr_add(e, CHORUS_ERR_BADPATH, NULL, NULL, "a %s needs a path", kind_name(kind));
@@ -776,6 +793,17 @@ round_timeout(void *arg)
     struct round *r = arg;
     struct subs *ss = r->ss;
     bool after = r->ev == EV_COMMIT || r->ev == EV_ABORT;
+
+    if (r->rk == RK_NOTIFY) {
+        r->timer = NULL;
+        for (size_t i = 0; i < r->n; i++) {
+            if (!r->p[i].answered) {
+                pend_answer(r, &r->p[i], CHORUS_OK, NULL);
+            }
+        }
+        round_complete(r);
+        return;
+    }
     void *kick[64];
     size_t nk = 0;
 
@@ -868,6 +896,8 @@ stage_ev(enum sub_stage s)
         return EV_COMMIT;
     case SS_ABORT:
         return EV_ABORT;
+    case SS_LOCK:
+        return EV_TRANS_LOCK;
     default:
         return 0;
     }
@@ -891,7 +921,7 @@ send_group(struct core *c, struct txn *t)
         }
         r->t = t;
         /* the group: one hook; all validators; one priority of subscribers */
-        if (st->stage == SS_VALIDATE) {
+        if (st->stage == SS_VALIDATE || st->stage == SS_LOCK) {
             end = st->nids;
         } else if (st->stage != SS_HOOK) {
             while (end < st->nids && first) {
@@ -917,11 +947,20 @@ send_group(struct core *c, struct txn *t)
             const char *text;
             struct buf body = BUF_INIT;
 
-            if (!s || !(text = restricted(c, t, s)) || !*text) {
-                continue; /* gone, or its subtree did not change */
+            if (!s) {
+                continue; /* gone */
             }
-            txn_body(c, t, ev, &body);
-            proto_put_data(&body, T_DATA, text, strlen(text));
+            if (st->stage == SS_LOCK) {
+                txn_body(c, t, ev, &body);
+                proto_put_u32(&body, T_DB, (uint32_t)t->db);
+                proto_put_u32(&body, T_TH, t->th);
+            } else {
+                if (!(text = restricted(c, t, s)) || !*text) {
+                    continue; /* its subtree did not change */
+                }
+                txn_body(c, t, ev, &body);
+                proto_put_data(&body, T_DATA, text, strlen(text));
+            }
             if (round_send(r, s, &body) == 0 && st->stage == SS_PREPARE) {
                 uint32_t *np = realloc(st->prepared, (st->nprep + 1) * sizeof *np);
 
@@ -988,6 +1027,9 @@ collect(struct core *c, struct txn *t, enum sub_stage stage)
         size_t k;
 
         switch (stage) {
+        case SS_LOCK:
+            want = s->kind == CHORUS_SUB_TRANS;
+            break;
         case SS_HOOK:
             want = s->kind == CHORUS_SUB_HOOK;
             break;
@@ -1035,7 +1077,7 @@ sub_stage(struct core *c, struct txn *t, enum sub_stage stage, sub_stage_cb cb)
     if (collect(c, t, stage) || !st->nids) {
         return false;
     }
-    if (stage != SS_HOOK && !st->diff_built && sub_txn_diff(c, t, &e)) {
+    if (stage != SS_HOOK && stage != SS_LOCK && !st->diff_built && sub_txn_diff(c, t, &e)) {
         LOGE("cannot build the diff for subscribers: %s", e->msg);
         cerr_free(e);
         return false;
@@ -1144,6 +1186,42 @@ stage_next(struct core *c, struct txn *t)
     stage_end(c, t, CHORUS_OK, NULL);
 }
 
+/* ---- notifications ---- */
+
+void
+sub_notify(struct core *c, int kind, uint16_t ev, const struct sess *s, uint32_t th, uint32_t db,
+           uint32_t flags)
+{
+    struct subs *ss = c->subs;
+    struct round *r;
+
+    if (!ss || !sub_count(c, kind) || !(r = round_new(ss, RK_NOTIFY, ev))) {
+        return;
+    }
+    for (struct sub *x = ss->list; x; x = x->next) {
+        struct buf body = BUF_INIT;
+
+        if ((int)x->kind != kind) {
+            continue;
+        }
+        proto_put_u32(&body, T_USID, s->id);
+        proto_put_str(&body, T_USER, s->user);
+        proto_put_str(&body, T_CONTEXT, s->context);
+        proto_put_u32(&body, T_DB, db);
+        proto_put_u32(&body, T_TH, th);
+        proto_put_u32(&body, T_FLAGS, flags);
+        proto_put_u64(&body, T_TXID, c->txid);
+        round_send(r, x, &body);
+        buf_free(&body);
+    }
+    if (!r->n) {
+        round_unlink(r);
+        round_free(r);
+        return;
+    }
+    round_arm(r);
+}
+
 /* ---- OPER and RPC rounds ---- */
 
 static void
@@ -1215,6 +1293,8 @@ round_complete(struct round *r)
         break;
     case RK_RPC:
         rpc_round_done(r);
+        break;
+    case RK_NOTIFY:
         break;
     }
     round_free(r);

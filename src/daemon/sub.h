@@ -9,6 +9,8 @@
  * when every one is answered, or when commit/subscriber-timeout expires, or when their owners
  * go away. The commit sequence (txn.c) runs STAGES made of rounds:
  *
+ *   SS_LOCK      transaction callbacks (TRANS_LOCK), all in one round, when the transaction
+ *                has taken the commit lock; any error fails it.
  *   SS_HOOK      hooks whose subtree the change touches, one round per hook, in priority
  *                order (then registration order). During its round a hook may write into the
  *                transaction (sub_event_txn() hands it out); after the round its writes are
@@ -46,7 +48,7 @@ struct subs;
 /* Transaction handles given to hooks and validators: the event id with this bit set. */
 #define SUB_TH_EVENT 0x80000000u
 
-enum sub_stage { SS_NONE = 0, SS_HOOK, SS_VALIDATE, SS_PREPARE, SS_COMMIT, SS_ABORT };
+enum sub_stage { SS_NONE = 0, SS_LOCK, SS_HOOK, SS_VALIDATE, SS_PREPARE, SS_COMMIT, SS_ABORT };
 
 /* Completion of a stage. @p e is owned by the callee (freed after the callback returns). */
 typedef void (*sub_stage_cb)(struct core *c, struct txn *t, enum chorus_err rc, struct cerr *e);
@@ -97,6 +99,11 @@ void sub_txn_done(struct core *c, struct txn *t);
 bool sub_txn_has_diff(const struct txn *t);
 /* Build (again) the diff of @p t from its log; call while the log is applied. */
 enum chorus_err sub_txn_diff(struct core *c, struct txn *t, struct cerr **e);
+
+/* Notify the registrations of @p kind (CHORUS_SUB_TRANS or CHORUS_SUB_DBLOCK) of @p ev; answers
+ * are collected but nobody waits for them. */
+void sub_notify(struct core *c, int kind, uint16_t ev, const struct sess *s, uint32_t th,
+                uint32_t db, uint32_t flags);
 
 /* ---- operational data and RPCs ---- */
 

@@ -2,6 +2,7 @@
 /* Transactions and the commit sequence; the contract is in txn.h. */
 #include "txn.h"
 
+#include "proto/proto.h"
 #include "sub.h"
 
 #include <errno.h>
@@ -102,7 +103,15 @@ txn_new(struct core *c, struct sess *s, enum chorus_db db, bool rw, struct txn *
                         "running is writable through the candidate only "
                         "(datastores/running/access)");
     }
-    return txn_alloc(c, s, db, rw, ret_txn, e);
+    enum chorus_err rc = txn_alloc(c, s, db, rw, ret_txn, e);
+
+    if (rc) {
+        return rc;
+    }
+    if (rw) {
+        sub_notify(c, CHORUS_SUB_TRANS, EV_TRANS_INIT, s, (*ret_txn)->th, (uint32_t)db, 0);
+    }
+    return CHORUS_OK;
 }
 
 enum chorus_err
@@ -158,6 +167,10 @@ txn_free(struct core *c, struct txn *t)
     t->cb = NULL; /* nobody waits for an answer any more */
     txn_abort(c, t);
     sub_txn_done(c, t);
+    if (t->rw && !t->is_init) {
+        sub_notify(c, CHORUS_SUB_TRANS, EV_TRANS_FINISH, t->sess, t->th, (uint32_t)t->db,
+                   t->state == TXN_COMMITTED ? CHORUS_EVF_COMMITTED : 0);
+    }
     if (c->init == t) {
         c->init = NULL;
     }
@@ -930,22 +943,38 @@ static void after_prepare_events(struct core *c, struct txn *t, enum chorus_err 
 
 /* Stages 2-4. The caller holds the lock (c->holder == t). The change is applied first, so
  * that hooks see it in running; their writes are applied after each hook (sub.h). */
+static void after_lock(struct core *c, struct txn *t, enum chorus_err rc, struct cerr *e);
+
 static void
 do_prepare(struct core *c, struct txn *t)
 {
-    struct cerr *e = NULL;
-    enum chorus_err rc;
-
     core_running(c, t);
     dl_init(&t->log, &c->running, val_hooks(), c->val);
     t->prep_t0 = now_ns();
-    rc = ds_apply(&t->log, t->ed, &e);
+    t->state = TXN_PREPARING;
+    /* transaction callbacks (trans_lock) may still refuse */
+    if (sub_stage(c, t, SS_LOCK, after_lock)) {
+        return;
+    }
+    after_lock(c, t, CHORUS_OK, NULL);
+}
+
+static void
+after_lock(struct core *c, struct txn *t, enum chorus_err rc, struct cerr *e0)
+{
+    struct cerr *e = NULL;
+
+    if (!rc) {
+        core_running(c, t);
+        rc = ds_apply(&t->log, t->ed, &e);
+    } else {
+        cerr_copy(&e, e0);
+    }
     if (rc) {
         prepare_fail(c, t, rc, e);
         return;
     }
     /* 2. HOOKS */
-    t->state = TXN_PREPARING;
     if (sub_stage(c, t, SS_HOOK, after_hooks)) {
         return;
     }

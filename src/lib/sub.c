@@ -417,6 +417,7 @@ chorus_dispatch(struct chorus_conn *conn, int timeout_ms)
     (void)proto_get_str(&m, T_USER, &ev.user);
     (void)proto_get_str(&m, T_CONTEXT, &ev.context);
     (void)proto_get_u32(&m, T_FLAGS, &ev.flags);
+    (void)proto_get_u32(&m, T_DB, &ev.db);
     (void)proto_get_str(&m, T_PATH, &ev.path);
     (void)proto_get_data(&m, T_DATA, &data, &dlen);
     for (size_t i = 0; i < conn->nregs; i++) {

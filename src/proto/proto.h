@@ -87,6 +87,11 @@ enum proto_ev {
     EV_VALIDATE = 104, /* validation callbacks: may veto */
     EV_OPER = 105,     /* operational-data callbacks: answer with data */
     EV_RPC = 106,      /* RPC/action handlers: answer with output */
+    EV_TRANS_INIT = 107,
+    EV_TRANS_LOCK = 108,
+    EV_TRANS_FINISH = 109,
+    EV_LOCK = 110,
+    EV_UNLOCK = 111,
 };
 
 /* Field tags. Stable numbers; the type of each is fixed (see docs/protocol.md). */

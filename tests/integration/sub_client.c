@@ -231,6 +231,16 @@ evname(enum chorus_event_type t)
         return "OPER";
     case CHORUS_EV_RPC:
         return "RPC";
+    case CHORUS_EV_TRANS_INIT:
+        return "TRANS_INIT";
+    case CHORUS_EV_TRANS_LOCK:
+        return "TRANS_LOCK";
+    case CHORUS_EV_TRANS_FINISH:
+        return "TRANS_FINISH";
+    case CHORUS_EV_LOCK:
+        return "LOCK";
+    case CHORUS_EV_UNLOCK:
+        return "UNLOCK";
     }
     return "?";
 }
@@ -1177,6 +1187,71 @@ scen_lockinfo(void)
     chorus_disconnect(b);
 }
 
+/* Transaction and lock callbacks: init, trans_lock (which may refuse), finish; lock, unlock. */
+static enum chorus_err
+trans_cb(struct chorus_conn *conn, const struct chorus_event *ev, void *arg)
+{
+    struct app *a = arg;
+
+    logev("%s %s %u%s", evname(ev->type), ev->user ? ev->user : "?", ev->db,
+          ev->type == CHORUS_EV_TRANS_FINISH
+              ? (ev->flags & CHORUS_EVF_COMMITTED ? " committed" : " aborted")
+              : "");
+    if (ev->type == CHORUS_EV_TRANS_LOCK && a->veto) {
+        return chorus_event_error(conn, ev, CHORUS_ERR_INUSE, NULL, NULL,
+                                  "the external resource is busy");
+    }
+    return CHORUS_OK;
+}
+
+static int
+wait_log(const char *s, int ms)
+{
+    for (int i = 0; i < ms / 20; i++) {
+        if (log_find(s, 0) >= 0) {
+            return 1;
+        }
+        usleep(20000);
+    }
+    return log_find(s, 0) >= 0;
+}
+
+static void
+scen_trans(void)
+{
+    struct app t = {.name = "trans", .kind = CHORUS_SUB_TRANS, .cb = trans_cb};
+    struct app l = {.name = "locks", .kind = CHORUS_SUB_DBLOCK, .cb = trans_cb};
+    struct chorus_conn *c;
+    enum chorus_err rc;
+
+    absent(RPATH("0000042"));
+    app_start(&t);
+    app_start(&l);
+    c = mgmt();
+    OK(c, apply(c, R42, 8, NULL));
+    CHECK(wait_log("TRANS_INIT tester 1", 2000), "no TRANS_INIT");
+    CHECK(log_find("TRANS_LOCK tester 1", 0) > log_find("TRANS_INIT tester 1", 0),
+          "no TRANS_LOCK after TRANS_INIT");
+    CHECK(wait_log("TRANS_FINISH tester 1 committed", 2000), "no TRANS_FINISH (committed)");
+    /* trans_lock refuses: the commit fails with its message, nothing changes */
+    absent(RPATH("0000043"));
+    t.veto = 1;
+    nlog = 0;
+    rc = apply(c, R43, 8, NULL);
+    EXPECT_ERROR(c, rc, CHORUS_ERR_INUSE, "the external resource is busy", NULL);
+    chorus_disconnect(c);
+    CHECK(wait_log("TRANS_FINISH tester 1 aborted", 2000), "no TRANS_FINISH (aborted)");
+    t.veto = 0;
+    CHECK(!route_exists("0000043"), "a refused transaction committed");
+    c = mgmt();
+    OK(c, chorus_lock(c, CHORUS_DB_RUNNING));
+    CHECK(wait_log("LOCK tester 1", 2000), "no LOCK");
+    chorus_disconnect(c); /* the lock goes with the session */
+    CHECK(wait_log("UNLOCK tester 1", 2000), "no UNLOCK when the session ended");
+    app_stop(&t);
+    app_stop(&l);
+}
+
 /* Registrations that cannot be: clear errors, nothing registered. */
 static void
 scen_bad(void)
@@ -1199,6 +1274,8 @@ scen_bad(void)
     EXPECT_ERROR(x, rc, CHORUS_ERR_INVAL, "two-phase is for subscriptions only", NULL);
     rc = chorus_subscribe(x, (enum chorus_sub_kind)77, ROUTE, 0, 0, sub_cb, NULL, NULL);
     EXPECT_ERROR(x, rc, CHORUS_ERR_INVAL, "unknown registration kind", NULL);
+    rc = chorus_subscribe(x, CHORUS_SUB_TRANS, ROUTE, 0, 0, sub_cb, NULL, NULL);
+    EXPECT_ERROR(x, rc, CHORUS_ERR_INVAL, "takes no path", NULL);
     rc = chorus_unsubscribe(x, 999999);
     EXPECT_ERROR(x, rc, CHORUS_ERR_NOTFOUND, "no registration", NULL);
     chorus_disconnect(x);
@@ -1240,6 +1317,8 @@ main(int argc, char **argv)
         scen_cursor();
     } else if (!strcmp(scen, "lockinfo")) {
         scen_lockinfo();
+    } else if (!strcmp(scen, "trans")) {
+        scen_trans();
     } else if (!strcmp(scen, "bad")) {
         scen_bad();
     } else {

@@ -13,6 +13,8 @@
 # them equal (after a start from a file saved on one and loaded on the other);
 # list cursors return every entry once in order whatever the chunk, see a transaction's own
 # entries, and fail clearly when their position was deleted; the lock holder is reported;
+# transaction callbacks see init, trans_lock (which can refuse the commit with its message)
+# and finish, lock callbacks see lock and unlock (also when the session ends);
 # registrations that cannot be are refused with clear errors.
 . "$(dirname "$0")/../lib.sh"
 
@@ -29,7 +31,7 @@ NODE_CONF=$(conf_file st1000 "<commit><subscriber-timeout>1000</subscriber-timeo
 node_start n0 --addloadpath "$CHORUS_SRC/tests/integration/models"
 NODE_CONF=
 node_start n1 --addloadpath "$CHORUS_SRC/tests/integration/models"
-for s in veto order hook validator killed oper rpc confirm cursor lockinfo bad; do
+for s in veto order hook validator killed oper rpc confirm cursor lockinfo trans bad; do
     subtest "$s" sub n0 "$s"
 done
 subtest "timeout" sub n0 timeout 1000
