@@ -775,26 +775,29 @@ op_stop(struct req *r)
     return 0;
 }
 
-/* cursor: T_TH, T_PATH (list), [T_KEY (last entry returned)], T_COUNT (u32 chunk) →
+/* cursor: T_TH, T_PATH (list), [T_KEY (last entry returned)], T_COUNT (chunk) →
  * T_DATA, [T_KEY] (absent at the end) */
 static int
 op_cursor(struct req *r)
 {
     struct txn *t;
     const char *path, *after;
-    uint32_t max;
+    uint64_t max;
     char *text = NULL, *last = NULL;
     struct cerr *e = NULL;
 
     if (get_txn(r, &t) || need_str(r, T_PATH, "the list path", &path) ||
-        opt_str(r, T_KEY, &after) || need_u32(r, T_COUNT, "the chunk size", &max)) {
+        opt_str(r, T_KEY, &after)) {
         return -1;
+    }
+    if (proto_get_u64(r->m, T_COUNT, &max)) {
+        return FAIL(r, CHORUS_ERR_INVAL, "the chunk size (T_COUNT) is missing or malformed");
     }
     if (!max || max > r->c->cfg->max_cursor_chunk) {
         return FAIL(r, CHORUS_ERR_TOOBIG, "a cursor's chunk is 1 to %u entries (ipc/max-cursor-chunk)",
                     r->c->cfg->max_cursor_chunk);
     }
-    if (txn_cursor(r->c, t, path, after, max, &text, &last, &e)) {
+    if (txn_cursor(r->c, t, path, after, (uint32_t)max, &text, &last, &e)) {
         return cerr_fail(r, e);
     }
     proto_put_data(r->out, T_DATA, text, strlen(text));

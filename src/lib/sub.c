@@ -649,7 +649,7 @@ cursor_fetch(struct chorus_cursor *cur)
     proto_put_u32(&b, T_TH, cur->th);
     proto_put_str(&b, T_PATH, cur->path);
     proto_put_str(&b, T_KEY, cur->last);
-    proto_put_u32(&b, T_COUNT, cur->chunk);
+    proto_put_u64(&b, T_COUNT, cur->chunk);
     err = conn_call(c, &b, &r);
     if (err) {
         return err;

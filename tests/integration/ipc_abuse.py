@@ -23,6 +23,11 @@ T_PROTO_VERSION, T_NAME, T_CHALLENGE, T_AUTH = 1, 2, 5, 6
 T_ERR_CODE, T_ERR_MSG, T_ERR_PATH = 10, 11, 12
 T_USER, T_CONTEXT, T_DB, T_RW, T_TH, T_PATH, T_TXID = 20, 21, 30, 31, 32, 40, 50
 T_STATUS = 60
+T_FORMAT, T_DATA, T_COUNT = 42, 44, 47
+T_SUBKIND, T_PRIORITY, T_EVID, T_TIMEOUT = 71, 72, 73, 79
+OP_SUBSCRIBE, OP_EV_REPLY, OP_RPC, OP_CURSOR = 91, 93, 94, 95
+OP_CONFIRMED_COMMIT, OP_CANCEL_COMMIT = 97, 98
+ERR_NOTFOUND, ERR_BADPATH, ERR_BADVALUE = 6, 8, 9
 OP_HELLO, OP_SESSION_START, OP_TRANS_START, OP_GET_VALUE = 1, 2, 10, 21
 OP_SET, OP_TXID, OP_STATUS, OP_STOP, OP_AUTH = 30, 63, 80, 81, 4
 F_REPLY, F_ERROR = 0x1, 0x2
@@ -47,6 +52,10 @@ def field(tag, value):
 
 def u32(tag, v):
     return field(tag, struct.pack(">I", v))
+
+
+def u64(tag, v):
+    return field(tag, struct.pack(">Q", v))
 
 
 def sstr(tag, s):
@@ -417,6 +426,46 @@ def main():
     lazy.sendall(b"\x00" * 10)
     still_serving(keeper, t0)
     lazy.close()
+
+    case("event answers and registrations that cannot be")
+    s = good_client()
+    s.sendall(frame(OP_EV_REPLY, u32(T_EVID, 4242), 50))
+    expect_error(s, ERR_NOTFOUND, reqid=50, words=("no event 4242",))
+    s.sendall(frame(OP_EV_REPLY, u32(T_EVID, 1) + u32(T_ERR_CODE, 999) + sstr(T_ERR_MSG, "x"), 51))
+    expect_error(s, ERR_PROTO, reqid=51, words=("error code",))
+    s.sendall(frame(OP_EV_REPLY, field(T_EVID, b"\0\0\1"), 52))
+    expect_error(s, ERR_PROTO, reqid=52, words=("event id",))
+    s.sendall(frame(OP_SUBSCRIBE, u32(T_SUBKIND, 77) + sstr(T_PATH, "/routes:active-cfg"), 53))
+    expect_error(s, ERR_INVAL, reqid=53, words=("kind",))
+    s.sendall(frame(OP_SUBSCRIBE, u32(T_SUBKIND, 1) + sstr(T_PATH, "/nosuch:x"), 54))
+    expect_error(s, ERR_BADPATH, reqid=54, words=("/nosuch:x",))
+    s.sendall(frame(OP_SUBSCRIBE, u32(T_SUBKIND, 1) + field(T_PRIORITY, b"\1"), 55))
+    expect_error(s, ERR_PROTO, reqid=55, words=("priority",))
+    # no session: cursor and rpc are refused; a forged event handle names no transaction
+    s.sendall(frame(OP_CURSOR, u32(T_TH, 1) + sstr(T_PATH, "/routes:active-cfg/routes/route")
+                    + u64(T_COUNT, 5), 56))
+    expect_error(s, ERR_STATE, reqid=56, words=("session",))
+    s.sendall(frame(OP_GET_VALUE, u32(T_TH, 0x80000001) + sstr(T_PATH, "/routes:active-cfg"), 57))
+    expect_error(s, ERR_NOTFOUND, reqid=57, words=("event transaction",))
+    s.sendall(frame(OP_SESSION_START, sstr(T_USER, "abuser") + sstr(T_CONTEXT, "cli"), 58))
+    expect_ok(s, OP_SESSION_START, 58)
+    s.sendall(frame(OP_RPC, u32(T_FORMAT, 1) + sstr(T_DATA, "<ping xmlns='urn:nowhere'"), 59))
+    expect_error(s, ERR_BADVALUE, reqid=59, words=("invalid operation",))
+    s.sendall(frame(OP_TRANS_START, u32(T_DB, 1) + u32(T_RW, 0), 60))
+    th = [struct.unpack(">I", v)[0] for tag, v in expect_ok(s, OP_TRANS_START, 60) if tag == T_TH][0]
+    for reqid, count in ((61, 0), (62, 1 << 40)):
+        s.sendall(frame(OP_CURSOR, u32(T_TH, th) + sstr(T_PATH, "/routes:active-cfg/routes/route")
+                        + u64(T_COUNT, count), reqid))
+        expect_error(s, ERR_TOOBIG, reqid=reqid, words=("max-cursor-chunk",))
+    s.sendall(frame(OP_CURSOR, u32(T_TH, th) + sstr(T_PATH, "/routes:active-cfg/routes/route")
+                    + u32(T_COUNT, 5), 63))
+    expect_error(s, ERR_INVAL, reqid=63, words=("T_COUNT",))
+    s.sendall(frame(OP_CONFIRMED_COMMIT, u32(T_TIMEOUT, 0), 64))
+    expect_error(s, ERR_INVAL, reqid=64, words=("confirm-timeout",))
+    s.sendall(frame(OP_CANCEL_COMMIT, b"", 65))
+    expect_error(s, ERR_STATE, reqid=65, words=("no confirmed commit",))
+    s.close()
+    still_serving(keeper, t0)
 
     case("more connections than ipc/max-sessions")
     # wait until the daemon has seen every earlier connection close: only keeper is left
