@@ -1229,6 +1229,7 @@ op_rpc(struct req *r)
 }
 
 #define NEED_SESSION 0x1
+#define NO_REPLY 0x2 /* one-way: errors are logged, nothing is sent */
 
 static const struct op_def {
     uint16_t op;
@@ -1272,7 +1273,7 @@ static const struct op_def {
     {OP_SCHEMAS, op_schemas, 0},
     {OP_SUBSCRIBE, op_subscribe, 0},
     {OP_UNSUBSCRIBE, op_unsubscribe, 0},
-    {OP_EV_REPLY, op_ev_reply, 0},
+    {OP_EV_REPLY, op_ev_reply, NO_REPLY},
     {OP_RPC, op_rpc, NEED_SESSION},
     {OP_CURSOR, op_cursor, NEED_SESSION},
     {OP_LOCK_INFO, op_lock_info, 0},
@@ -1342,6 +1343,13 @@ dispatch(struct iconn *k, uint16_t op, uint16_t flags, uint32_t reqid, const uin
     }
     res = d->fn(&r);
     if (res == PENDING) {
+        goto out;
+    }
+    if (d->flags & NO_REPLY) {
+        if (res < 0 || r.err) {
+            LOGW("%s from %s refused: %s", proto_op_name(op), k->name,
+                 r.err && r.err->msg ? r.err->msg : "error");
+        }
         goto out;
     }
     if (res < 0 || r.err) {
@@ -1640,8 +1648,22 @@ tr_send(void *owner, uint16_t ev, uint32_t evid, const struct buf *body)
         LOGW("event %u for %s is too large to send", evid, k->name);
         return;
     }
-    /* written from the event loop: sending must not re-enter the caller (sub.c) */
-    ev_mod(k->ipc->c->ev, k->fd, EV_WRITE | EV_HUP | (k->busy ? 0 : EV_READ));
+    /* Written at once when the socket takes it; the rest, and any error, are left to the event
+     * loop (flush): closing the connection here would re-enter the caller (sub.c). */
+    while (k->out.len) {
+        ssize_t n = write(k->fd, k->out.p, k->out.len);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+        buf_consume(&k->out, (size_t)n);
+    }
+    if (k->out.len) {
+        ev_mod(k->ipc->c->ev, k->fd, EV_WRITE | EV_HUP | (k->busy ? 0 : EV_READ));
+    }
 }
 
 static const char *

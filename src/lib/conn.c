@@ -475,31 +475,44 @@ conn_next_event(struct chorus_conn *c, int timeout_ms, struct conn_event **ret)
     struct pollfd p;
     char tmp[128];
 
-    pthread_mutex_lock(&c->mu);
-    if ((*ret = pop_event(c))) {
-        pthread_mutex_unlock(&c->mu);
-        return CHORUS_OK;
-    }
-    if (c->broken) {
-        err = seterr(c, CHORUS_ERR_CLOSED, "connection to chorusd at %s is closed", c->peer);
-        goto out;
-    }
-    /* wait for the first byte without breaking the connection on timeout */
-    p = (struct pollfd){.fd = c->fd, .events = POLLIN};
-    for (;;) {
-        int n = poll(&p, 1, timeout_ms);
+    uint64_t end = timeout_ms >= 0 ? now_ms() + (uint64_t)timeout_ms : 0;
 
+    /* Wait for the first byte without holding the lock (other threads' calls go on meanwhile,
+     * and may queue events), and without breaking the connection on timeout; read the frame
+     * under the lock, once the socket is readable while we hold it. */
+    for (;;) {
+        int n, tmo = -1;
+
+        pthread_mutex_lock(&c->mu);
+        if ((*ret = pop_event(c))) {
+            pthread_mutex_unlock(&c->mu);
+            return CHORUS_OK;
+        }
+        if (c->broken) {
+            err = seterr(c, CHORUS_ERR_CLOSED, "connection to chorusd at %s is closed", c->peer);
+            goto out;
+        }
+        p = (struct pollfd){.fd = c->fd, .events = POLLIN};
+        n = poll(&p, 1, 0);
         if (n > 0) {
             break;
         }
-        if (!n) {
-            err = seterr(c, CHORUS_ERR_TIMEOUT, "no event within %d ms", timeout_ms);
-            goto out;
-        }
-        if (errno != EINTR) {
+        if (n < 0 && errno != EINTR) {
             err = fail_broken(c, CHORUS_ERR_IO, "poll: %s", errno_str(errno, tmp, sizeof tmp));
             goto out;
         }
+        if (timeout_ms >= 0) {
+            uint64_t now = now_ms();
+
+            if (now >= end) {
+                err = seterr(c, CHORUS_ERR_TIMEOUT, "no event within %d ms", timeout_ms);
+                goto out;
+            }
+            tmo = end - now > INT_MAX ? INT_MAX : (int)(end - now);
+        }
+        pthread_mutex_unlock(&c->mu);
+        p = (struct pollfd){.fd = c->fd, .events = POLLIN};
+        (void)poll(&p, 1, tmo);
     }
     err = recv_all(c, hdr, sizeof hdr, &dl, 0);
     if (err) {
@@ -539,6 +552,41 @@ conn_next_event(struct chorus_conn *c, int timeout_ms, struct conn_event **ret)
     (*ret)->len = rlen;
     errs_clear(c);
 out:
+    pthread_mutex_unlock(&c->mu);
+    return err;
+}
+
+/* ---- one-way requests ---- */
+
+enum chorus_err
+conn_send(struct chorus_conn *c, struct buf *req)
+{
+    struct deadline dl = {0};
+    enum chorus_err err;
+    uint32_t reqid;
+
+    pthread_mutex_lock(&c->mu);
+    if (c->broken) {
+        err = seterr(c, CHORUS_ERR_CLOSED, "connection to chorusd at %s is closed", c->peer);
+        goto out;
+    }
+    if (!buf_ok(req) || req->len < PROTO_HDR_LEN || proto_end(req, 0)) {
+        err = seterr(c, CHORUS_ERR_NOMEM, "out of memory while building a request");
+        goto out;
+    }
+    reqid = c->next_reqid++;
+    if (!c->next_reqid) {
+        c->next_reqid = 1;
+    }
+    wr_u32(req->p + 8, reqid);
+    dl.timeout_ms = (uint32_t)atomic_load(&c->timeout_ms);
+    dl.at = dl.timeout_ms ? now_ms() + dl.timeout_ms : 0;
+    err = send_all(c, req->p, req->len, &dl);
+    if (!err) {
+        errs_clear(c);
+    }
+out:
+    buf_free(req);
     pthread_mutex_unlock(&c->mu);
     return err;
 }

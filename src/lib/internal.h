@@ -80,6 +80,9 @@ struct conn_reply {
  */
 enum chorus_err conn_call(struct chorus_conn *c, struct buf *req, struct conn_reply *rep);
 
+/* Send a request that has no reply (event-reply). @p req is freed in all cases. */
+enum chorus_err conn_send(struct chorus_conn *c, struct buf *req);
+
 /* Release a reply filled by conn_call(). NULL-safe, idempotent. */
 void conn_reply_done(struct conn_reply *rep);
 

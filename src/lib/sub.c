@@ -381,7 +381,7 @@ send_answer(struct chorus_conn *c, uint32_t evid, enum chorus_err rc)
     }
     buf_reset(&c->ev_answer);
     c->ev_answered_err = 0;
-    return conn_call(c, &b, NULL);
+    return conn_send(c, &b); /* one-way: nothing waits for a reply (docs/protocol.md) */
 }
 
 enum chorus_err

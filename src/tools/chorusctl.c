@@ -47,6 +47,10 @@ struct opts {
     int replace;            /* -r (else -m, merge) */
     int init;               /* -i */
     int selective;          /* -s */
+    int oper;               /* -o: the operational datastore */
+    uint32_t confirm;       /* -c SECONDS: confirmed commit */
+    const char *persist;    /* -P TOKEN */
+    const char *persist_id; /* -I TOKEN */
 };
 
 struct cmd {
@@ -288,7 +292,7 @@ cmd_get(struct ctl *x, const struct opts *o, char **args, int nargs)
     if (rc) {
         return rc;
     }
-    err = chorus_trans_start(x->conn, CHORUS_DB_RUNNING, 0, &th);
+    err = chorus_trans_start(x->conn, o->oper ? CHORUS_DB_OPERATIONAL : CHORUS_DB_RUNNING, 0, &th);
     if (err) {
         return report(x, err);
     }
@@ -407,7 +411,7 @@ cmd_save(struct ctl *x, const struct opts *o, char **args, int nargs)
     if (rc) {
         return rc;
     }
-    err = chorus_trans_start(x->conn, CHORUS_DB_RUNNING, 0, &th);
+    err = chorus_trans_start(x->conn, o->oper ? CHORUS_DB_OPERATIONAL : CHORUS_DB_RUNNING, 0, &th);
     if (err) {
         return report(x, err);
     }
@@ -640,6 +644,71 @@ cmd_stop(struct ctl *x, const struct opts *o, char **args, int nargs)
     return CTL_OK;
 }
 
+/* commit: the candidate to running; confirmed (-c), confirming (-I) */
+static int
+cmd_commit(struct ctl *x, const struct opts *o, char **args, int nargs)
+{
+    enum chorus_err err;
+    uint64_t txid = 0;
+    int rc;
+
+    if (o->persist && !o->confirm) {
+        return usage_error("commit: -P (persist) needs -c (a confirmed commit)");
+    }
+    rc = ctl_open(x);
+    if (rc) {
+        return rc;
+    }
+    err = o->confirm ? chorus_confirmed_commit(x->conn, o->confirm, o->persist, o->persist_id,
+                                               &txid)
+                     : chorus_confirm_commit(x->conn, o->persist_id, &txid);
+    if (err) {
+        return report(x, err);
+    }
+    printf("%" PRIu64 "\n", txid);
+    return CTL_OK;
+}
+
+static int
+cmd_cancel_commit(struct ctl *x, const struct opts *o, char **args, int nargs)
+{
+    enum chorus_err err;
+    int rc = ctl_open(x);
+
+    if (rc) {
+        return rc;
+    }
+    err = chorus_cancel_commit(x->conn, o->persist_id);
+    return err ? report(x, err) : CTL_OK;
+}
+
+/* rpc: invoke an RPC or action given as XML or JSON; print its output */
+static int
+cmd_rpc(struct ctl *x, const struct opts *o, char **args, int nargs)
+{
+    enum chorus_format fmt = input_format(o, args[0]);
+    enum chorus_err err;
+    char *data = NULL, *out = NULL;
+    size_t len;
+    int rc = read_input(args[0], &data, &len);
+
+    if (!rc) {
+        rc = ctl_open(x);
+    }
+    if (rc) {
+        free(data);
+        return rc;
+    }
+    err = chorus_rpc(x->conn, fmt, data, &out);
+    free(data);
+    if (err) {
+        return report(x, err);
+    }
+    print_text(out);
+    free(out);
+    return CTL_OK;
+}
+
 static int cmd_help(struct ctl *x, const struct opts *o, char **args, int nargs);
 
 static const struct cmd commands[] = {
@@ -647,8 +716,9 @@ static const struct cmd commands[] = {
      "wait until chorusd has reached start phase N (0..2)"},
     {"start-phase", NULL, "", 1, 1, cmd_start_phase, "start-phase N",
      "move chorusd to start phase N (one phase forward)"},
-    {"get", NULL, "F:", 1, 1, cmd_get, "get [-F xml|json] PATH",
-     "print a leaf's value, or the subtree at PATH (running)"},
+    {"get", NULL, "F:o", 1, 1, cmd_get, "get [-F xml|json] [-o] PATH",
+     "print a leaf's value, or the subtree at PATH (running; -o: the operational\n"
+     "datastore, with the state data of applications)"},
     {"set", NULL, "", 2, 2, cmd_set, "set PATH VALUE", "set a leaf and commit"},
     {"create", NULL, "", 1, 1, cmd_create, "create PATH",
      "create a list entry, leaf-list entry or presence container and commit"},
@@ -656,8 +726,16 @@ static const struct cmd commands[] = {
     {"load", NULL, "mriF:", 1, 1, cmd_load, "load [-m|-r] [-i] [-F xml|json] FILE",
      "merge (-m) or replace all (-r) with FILE (- for stdin) and commit;\n"
      "-i: write into the init transaction (start phase 0) instead"},
-    {"save", NULL, "F:", 0, 1, cmd_save, "save [-F xml|json] [PATH]",
-     "print the running configuration (or PATH's subtree)"},
+    {"save", NULL, "F:o", 0, 1, cmd_save, "save [-F xml|json] [-o] [PATH]",
+     "print the running configuration (or PATH's subtree; -o: operational)"},
+    {"commit", NULL, "c:P:I:", 0, 0, cmd_commit, "commit [-c SECONDS [-P TOKEN]] [-I TOKEN]",
+     "commit the candidate to running; -c: a confirmed commit, reverted unless\n"
+     "confirmed within SECONDS (-P: with a persist token); -I: the persist-id\n"
+     "of the pending confirmed commit being confirmed or extended"},
+    {"cancel-commit", NULL, "I:", 0, 0, cmd_cancel_commit, "cancel-commit [-I TOKEN]",
+     "revert the pending confirmed commit now"},
+    {"rpc", NULL, "F:", 1, 1, cmd_rpc, "rpc [-F xml|json] FILE",
+     "invoke the RPC or action in FILE (- for stdin) and print its output"},
     {"validate", NULL, "mrF:", 1, 1, cmd_validate, "validate [-m|-r] [-F xml|json] FILE",
      "check that FILE applied to the datastore would be valid; commit nothing"},
     {"rollback", "list", "", 0, 0, cmd_rollback_list, "rollback list",
@@ -773,6 +851,25 @@ parse_cmd_opts(const struct cmd *c, int argc, char **argv, struct opts *o)
             break;
         case 's':
             o->selective = 1;
+            break;
+        case 'o':
+            o->oper = 1;
+            break;
+        case 'c': {
+            char *end;
+            unsigned long v = strtoul(optarg, &end, 10);
+
+            if (*end || !v || v > UINT32_MAX) {
+                return usage_error("invalid confirm timeout '%s' (seconds, at least 1)", optarg);
+            }
+            o->confirm = (uint32_t)v;
+            break;
+        }
+        case 'P':
+            o->persist = optarg;
+            break;
+        case 'I':
+            o->persist_id = optarg;
             break;
         case ':':
             return usage_error("%s: option -%c needs an argument", argv[0], optopt);

@@ -21,6 +21,8 @@ abuse() {
         "$(eval echo "\$${name}_PORT")" "$frame" "$sessions" >"$T/$name-abuse.out" 2>&1 ||
         die "ipc_abuse.py ($name): $(tail -n 5 "$T/$name-abuse.out")"
     unchanged "$name" "$T/$name.ref"
+    grep -q "event-reply from ipc_abuse.*refused: no event 4242 waits" "$T/$name.out" ||
+        die "the wrong answer to an event was not logged"
     [ "$(ctl "$name" get "$R[id='0000003']/leaf2")" = 22 ] || die "a read after the abuse"
     ok ctl "$name" set "$R[id='0000003']/leaf2" 99
     [ "$(ctl "$name" txid)" = 2 ] || die "a write after the abuse"
