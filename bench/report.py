@@ -53,6 +53,12 @@ def ratio_vals(num, den):
     return [a[r] / b[r] for r in sorted(a) if r in b and b[r]]
 
 
+def diff_vals(a_key, b_key, div=1.0):
+    """(a - b) / div within each repetition."""
+    a, b = R.get(a_key, {}), R.get(b_key, {})
+    return [(a[r] - b[r]) / div for r in sorted(a) if r in b]
+
+
 def stat(v):
     return (statistics.median(v), min(v), max(v)) if v else None
 
@@ -446,6 +452,90 @@ w("Floor for comparison (%s): LYB parse + validate %s s cold, %s s warm; "
       fmt(med(vals("floor_xml_parse_ms@" + BL), 1e-3))))
 w("")
 
+# 7. round trip
+if vals("rtt_tcp_p50_us") or vals("rtt_unix_p50_us"):
+    cpu_tick_us = 10000.0 / float(META.get("rttn") or 1)
+    w("## 7. Round trip of a trivial call (`bench/rtt.c`)")
+    w("")
+    w("`chorus_txid()` on one connection, %s calls one after the other (after 200 warm-up calls), "
+      "on the daemon with 1k routes: one request frame and one reply frame each way, and the "
+      "daemon only decodes the request and encodes the reply — this is the cost of the wire and "
+      "of the IPC layers of libchorus and chorusd, which every call of the API pays on top of "
+      "its own work. The *floor* is a bare 32-byte echo between two processes over the same kind "
+      "of socket (one blocking `write` and `read` on each side, `TCP_NODELAY` on TCP): what the "
+      "kernel's loopback path and two process wake-ups cost without any protocol; it runs just "
+      "before the Chorus figure it is compared with. *Server CPU per call*: chorusd's CPU time "
+      "over the run divided by the calls (10 ms ticks: ±%s µs per call); for the floor, the "
+      "echo process's CPU time per round trip (`wait4`)." % (
+          META.get("rttn"), fmt(cpu_tick_us)))
+    w("")
+    w("| transport | p50, µs | p99, µs | max, µs | floor p50, µs | floor p99, µs | p50 / floor p50 "
+      "| server CPU per call, µs | floor: echo CPU per call, µs |")
+    w("|---|---|---|---|---|---|---|---|---|")
+    for k, what in (("tcp", "TCP, 127.0.0.1"), ("unix", "UNIX socket (`ipc/unix-path`)")):
+        w("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            what, cell(vals("rtt_%s_p50_us" % k)), cell(vals("rtt_%s_p99_us" % k)),
+            cell(vals("rtt_%s_max_us" % k)), cell(vals("rtt_floor_%s_p50_us" % k)),
+            cell(vals("rtt_floor_%s_p99_us" % k)),
+            cell(ratio_vals("rtt_%s_p50_us" % k, "rtt_floor_%s_p50_us" % k), unit="×"),
+            cell(vals("rtt_%s_cpu_us" % k)), cell(vals("rtt_floor_%s_cpu_us" % k))))
+    w("| UNIX / TCP | %s | %s | | %s | %s | | %s | %s |" % (
+        cell(ratio_vals("rtt_unix_p50_us", "rtt_tcp_p50_us"), unit="×"),
+        cell(ratio_vals("rtt_unix_p99_us", "rtt_tcp_p99_us"), unit="×"),
+        cell(ratio_vals("rtt_floor_unix_p50_us", "rtt_floor_tcp_p50_us"), unit="×"),
+        cell(ratio_vals("rtt_floor_unix_p99_us", "rtt_floor_tcp_p99_us"), unit="×"),
+        cell(ratio_vals("rtt_unix_cpu_us", "rtt_tcp_cpu_us"), unit="×"),
+        cell(ratio_vals("rtt_floor_unix_cpu_us", "rtt_floor_tcp_cpu_us"), unit="×")))
+    w("")
+    over = [diff_vals("rtt_%s_p50_us" % k, "rtt_floor_%s_p50_us" % k) for k in ("tcp", "unix")]
+    if all(over):
+        w("Chorus − floor at the p50, per repetition: %s µs over TCP, %s µs over the UNIX "
+          "socket — what the protocol, chorusd's event loop (`epoll_wait`, non-blocking reads) "
+          "and libchorus add to a bare echo; near zero or below it, that is lost in the noise of "
+          "the process wake-ups." % (cell(over[0]), cell(over[1])))
+        w("")
+
+# 8. subscribers
+SUBRUNS = (("sub0", 0, "0"), ("sub1", 1, "1"), ("sub5", 5, "5, in parallel (all priority 0)"),
+           ("sub5s", 5, "5, one after the other (priorities 0..4)"))
+if vals("sub0_commits_per_s"):
+    w("## 8. Two-phase subscribers on the commit path (`bench/subs.c`)")
+    w("")
+    w("One-leaf changes as in section 4 (1 client, %s counted commits after 20 warm-up commits) on "
+      "a datastore of 1k routes, with 0, 1 and 5 subscribers registered by "
+      "`chorus_subscribe(CHORUS_SUB_CONFIG, \"/routes:active-cfg\", priority, "
+      "CHORUS_SUB_TWO_PHASE)`, each on a connection and a thread (a `chorus_dispatch` loop) of "
+      "its own, in a process of their own, all registered before the timing starts. They only "
+      "acknowledge; every commit sends each of them PREPARE (before the point of no return) and "
+      "COMMIT (after the journal write; the client gets its answer once all have acknowledged), "
+      "and a run fails unless every subscriber saw both events of every commit. Subscribers of "
+      "equal priority get their event in one round, in parallel; with distinct priorities one "
+      "round follows the other. The runs follow one another in each repetition, and each ratio "
+      "is taken to the run without subscribers of the same repetition. *Added p50 per "
+      "subscriber* = (p50 − p50 without subscribers) / subscribers. *Subscriber CPU*: user + "
+      "system time of the subscribers' process during the run, per commit." %
+      META.get("ncommits"))
+    w("")
+    w("| subscribers | commits/s | commits/s, ratio to 0 | p50, µs | p50, ratio to 0 | p99, µs "
+      "| max, µs | added p50 per subscriber, µs | server CPU per commit, µs "
+      "| subscriber CPU per commit, µs |")
+    w("|---|---|---|---|---|---|---|---|---|---|")
+    for key, n, what in SUBRUNS:
+        if not vals(key + "_commits_per_s"):
+            continue
+        first = key == "sub0"
+        w("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            what, cell(vals(key + "_commits_per_s")),
+            "1×" if first else cell(ratio_vals(key + "_commits_per_s", "sub0_commits_per_s"),
+                                   unit="×"),
+            cell(vals(key + "_p50_us")),
+            "1×" if first else cell(ratio_vals(key + "_p50_us", "sub0_p50_us"), unit="×"),
+            cell(vals(key + "_p99_us")), cell(vals(key + "_max_us")),
+            "" if first else cell(diff_vals(key + "_p50_us", "sub0_p50_us", n)),
+            cell(vals(key + "_cpu_us")),
+            "" if first else cell(vals(key + "_subcpu_us"))))
+    w("")
+
 # where the time goes
 w("## Where the time goes")
 w("")
@@ -642,9 +732,24 @@ if shutil.which("gnuplot"):
             f.write("plot " + ", ".join(
                 '"%s" using 1:($0/%d) with lines lw 2 title "%s"' % (
                     p, sum(1 for _ in open(p)), t) for p, t in series) + "\n")
+    subseries = [(os.path.join(PROF, "lat-%s-1" % k), "%s subscriber%s" % (
+        n, {"sub1": "", "sub5": "s, in parallel", "sub5s": "s, one after the other"}.get(k, "s")))
+        for k, n, _ in SUBRUNS]
+    subseries = [(p, t) for p, t in subseries if os.path.exists(p) and os.path.getsize(p)]
+    if subseries:
+        with open(gp, "a") as f:
+            f.write('set output "%s"\nset style data lines\nset title "One-leaf commit latency '
+                    'with two-phase subscribers, repetition 1 (CDF)"\nset logscale x\n'
+                    'set xlabel "latency, µs"\nset ylabel "fraction of commits"\n'
+                    'set key inside bottom right\nset yrange [0:1]\n' %
+                    os.path.join(DOCDIR, "bench-subs.png"))
+            f.write("plot " + ", ".join(
+                '"%s" using 1:($0/%d) with lines lw 2 title "%s"' % (
+                    p, sum(1 for _ in open(p)), t) for p, t in subseries) + "\n")
     r = subprocess.run(["gnuplot", gp], capture_output=True, text=True)
     if r.returncode == 0:
-        plots = ["bench-times.png", "bench-memory.png"] + (["bench-latency.png"] if series else [])
+        plots = (["bench-times.png", "bench-memory.png"] + (["bench-latency.png"] if series else [])
+                 + (["bench-subs.png"] if subseries else []))
     else:
         sys.stderr.write("report: gnuplot failed: %s\n" % r.stderr)
 if plots:

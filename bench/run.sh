@@ -12,6 +12,13 @@
 #             compaction child's memory (sampled while it lives)
 #   commits   bench_commits: one-leaf changes, 1 and 4 clients; one-route creates, 1 client
 #   latency   one-leaf commit latency on 1k routes vs on 1M routes, back to back
+#   rtt       bench_rtt: round trip of chorus_txid() over TCP on 127.0.0.1 and over the UNIX
+#             socket (ipc/unix-path), one client, next to its floor (a bare 32-byte echo
+#             between two processes over the same kind of socket); server CPU per call
+#   subs      bench_commits (one-leaf changes, 1 client) with 0, 1 and 5 two-phase subscribers
+#             (bench_subs: a process of their own, one thread and connection each, all
+#             registered before the timing starts) on /routes:active-cfg, and 5 with distinct
+#             priorities (one after the other); server and subscriber CPU per commit
 #   restart   exec to `chorusctl wait-start 2` succeeding, from (a) the journal only,
 #             (b) a snapshot with its LYB cache, (c) the snapshot without the cache; and, as
 #             a comparison, (b) with chorusd's heap on 4 KiB pages (CHORUS_HUGEPAGES=0; by
@@ -42,6 +49,8 @@ CHORUSD=$BUILD/chorusd
 CHORUSCTL=$BUILD/chorusctl
 FLOOR=$BUILD/bench/bench_floor
 COMMITS=$BUILD/bench/bench_commits
+RTT=$BUILD/bench/bench_rtt
+SUBS=$BUILD/bench/bench_subs
 ROUTES=$ROOT/examples/routes
 CONF_EXAMPLE=$ROUTES/chorusd.conf
 OUT=${BENCH_OUT:-$ROOT/docs/benchmarks.md}
@@ -49,7 +58,7 @@ mkdir -p "$(dirname "$OUT")" || exit 2
 QUICK=${BENCH_QUICK:-0}
 [ "$QUICK" = 0 ] && QUICK=""
 
-for b in "$CHORUSD" "$CHORUSCTL" "$FLOOR" "$COMMITS"; do
+for b in "$CHORUSD" "$CHORUSCTL" "$FLOOR" "$COMMITS" "$RTT" "$SUBS"; do
     [ -x "$b" ] || {
         echo "bench: $b is missing; build first (make bench does)" >&2
         exit 2
@@ -64,11 +73,13 @@ if [ -n "$QUICK" ]; then
     REPS=${BENCH_REPS:-3}
     NCOMMITS=1000 # per commit run
     LATN=300      # per latency run
+    RTTN=10000    # calls per round-trip run
 else
     SIZES=(100000 1000000)
     REPS=${BENCH_REPS:-3}
     NCOMMITS=2000
     LATN=500
+    RTTN=20000
 fi
 BIG=${SIZES[-1]}
 THR_DEFAULT=67108864 # database/compact-threshold default (yang/chorus-config.yang)
@@ -92,6 +103,7 @@ cleanup() {
         kill -9 $(pgrep -P "$p" 2>/dev/null) "$p" 2>/dev/null
     done
     wait 2>/dev/null
+    case ${SOCK:-} in /tmp/chorus-bench-sock.*) rm -f "$SOCK" ;; esac
     if [ -n "${BENCH_KEEP:-}" ] || { [ "$rc" -ne 0 ] && [ "$rc" -ne 130 ]; }; then
         echo "bench: files kept in $T" >&2
     else
@@ -101,6 +113,16 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM # (files are kept after a failure, for its logs)
+
+# forget PID: a process started here that has been waited for (cleanup must not kill its
+# number, which the kernel may hand out again)
+forget() {
+    local p keep=()
+    for p in "${PIDS[@]}"; do
+        [ "$p" = "$1" ] || keep+=("$p")
+    done
+    PIDS=("${keep[@]}")
+}
 
 die() {
     echo "bench: $*" >&2
@@ -144,17 +166,19 @@ status_kb() { # FIELD PID: a kB field of /proc/PID/status
     awk -v k="$1:" '$1 == k {print $2}' "/proc/$2/status" 2>/dev/null
 }
 
-# A configuration derived from the example: THRESHOLD (bytes, or "" for the default) and the
-# log level.
+# A configuration derived from the example: THRESHOLD (bytes, or "" for the default), the
+# log level and, optionally, the UNIX socket of the IPC server (ipc/unix-path).
 make_conf() {
-    local out=$1 thr=$2 level=$3
-    /usr/bin/python3 - "$CONF_EXAMPLE" "$out" "$thr" "$level" <<'EOF'
+    local out=$1 thr=$2 level=$3 unix=${4:-}
+    /usr/bin/python3 - "$CONF_EXAMPLE" "$out" "$thr" "$level" "$unix" <<'EOF'
 import sys
-src, out, thr, level = sys.argv[1:]
+src, out, thr, level, unix = sys.argv[1:]
 s = open(src).read()
 if thr:
     s = s.replace("</dir>", "</dir>\n    <compact-threshold>%s</compact-threshold>" % thr, 1)
 s = s.replace("<level>info</level>", "<level>%s</level>" % level)
+if unix:
+    s = s.replace("<ipc>", "<ipc>\n    <unix-path>%s</unix-path>" % unix, 1)
 open(out, "w").write(s)
 EOF
 }
@@ -316,6 +340,60 @@ commit_run() {
     rec "${key}_cpu_us" "$rep" $(((c1 - c0) * 1000 / n))
 }
 
+# rtt_run REP KEY NAME ARGS...: bench_rtt; CPU per call of daemon NAME, or (NAME "") of
+# bench_rtt's echo child
+rtt_run() {
+    local rep=$1 key=$2 name=$3 pid="" c0=0 c1=0 line kv
+    shift 3
+    [ "$name" ] && pid=${D_PID[$name]} && c0=$(cpu_ms "$pid")
+    line=$("$RTT" -n "$RTTN" "$@") || die "bench_rtt $key failed"
+    if [ "$pid" ]; then
+        c1=$(cpu_ms "$pid")
+        rec "${key}_cpu_us" "$rep" "$(awk -v d=$((c1 - c0)) -v n="$RTTN" 'BEGIN {printf "%.2f", d * 1000 / n}')"
+    fi
+    for kv in $line; do
+        case ${kv%%=*} in
+        p50_us | p99_us | min_us | max_us | mean_us) rec "${key}_${kv%%=*}" "$rep" "${kv#*=}" ;;
+        peer_cpu_us) rec "${key}_cpu_us" "$rep" "${kv#*=}" ;;
+        esac
+    done
+}
+
+# sub_run REP KEY NSUBS [BENCH_SUBS FLAGS...]: one-leaf commits (1 client) on daemon "sb" with
+# NSUBS two-phase subscribers of bench_subs, started and registered before bench_commits
+# starts, stopped after it; checks that each subscriber saw PREPARE and COMMIT of every commit.
+sub_run() {
+    local rep=$1 key=$2 n=$3 spid out c0 c1 line expect i kv
+    shift 3
+    if [ "$n" = 0 ]; then
+        commit_run "$rep" "$key" sb -n "$NCOMMITS" -c 1 -w 20 -b 1 -r 1000 -o "$T/lat-$key-$rep"
+        return
+    fi
+    out=$T/subs-$key-$rep.out
+    "$SUBS" -t "127.0.0.1:${D_PORT[sb]}" -n "$n" "$@" >"$out" 2>&1 &
+    spid=$!
+    PIDS+=("$spid")
+    for i in $(seq 1 600); do
+        grep -q '^ready$' "$out" && break
+        kill -0 "$spid" 2>/dev/null || die "bench_subs -n $n failed: $(cat "$out")"
+        sleep 0.05
+    done
+    grep -q '^ready$' "$out" || die "bench_subs -n $n did not register within 30 s"
+    c0=$(cpu_ms "$spid")
+    commit_run "$rep" "$key" sb -n "$NCOMMITS" -c 1 -w 20 -b 1 -r 1000 -o "$T/lat-$key-$rep"
+    c1=$(cpu_ms "$spid")
+    kill -TERM "$spid"
+    wait "$spid" || die "bench_subs -n $n failed: $(cat "$out")"
+    forget "$spid"
+    rec "${key}_subcpu_us" "$rep" $(((c1 - c0) * 1000 / NCOMMITS))
+    line=$(tail -n 1 "$out")
+    expect=$((NCOMMITS + 20))
+    for kv in prepare_min prepare_max commit_min commit_max; do
+        [ "$(sed -n "s/.* $kv=\([0-9]*\).*/\1/p" <<<"$line")" = "$expect" ] ||
+            die "bench_subs -n $n: $kv is not $expect: $line"
+    done
+}
+
 # restart_run REP CASE DIR CONF [WRAPPER...]: exec to ready; the daemon's own recovery time
 # from its log
 restart_run() {
@@ -368,6 +446,7 @@ BL=$(label "$BIG")
     echo "reps=$REPS"
     echo "ncommits=$NCOMMITS"
     echo "latn=$LATN"
+    echo "rttn=$RTTN"
     echo "big=$BL"
     echo "sizes=$(for s in "${SIZES[@]}"; do printf '%s ' "$(label "$s")"; done)"
     echo "thr_small=$THR_SMALL"
@@ -382,11 +461,18 @@ done
 make_conf "$T/nocompact.conf" 1000000000000 info
 make_conf "$T/small.conf" "$THR_SMALL" info
 make_conf "$T/debug.conf" 1000000000000 debug
+SOCK=$T/ipc.sock # sun_path holds 107 bytes
+[ "${#SOCK}" -le 100 ] || SOCK=$(mktemp -u /tmp/chorus-bench-sock.XXXXXX)
+make_conf "$T/unix.conf" "" info "$SOCK"
 
 # ---- long-lived daemons: 1k routes (small commits), an empty one (creates) ----
 d_start k1 "$CONF_EXAMPLE" "$T/db-1k"
 ctl k1 load "$T/r1k.xml" >/dev/null || die "load of 1k failed"
 d_start cr "$CONF_EXAMPLE" "$T/db-create"
+# ---- and one with 1k routes and a UNIX socket too, for the round trips and the subscribers ----
+d_start sb "$T/unix.conf" "$T/db-sb"
+ctl sb load "$T/r1k.xml" >/dev/null || die "load of 1k failed"
+[ -S "$SOCK" ] || die "chorusd did not create the UNIX socket $SOCK"
 
 # ---- databases for the restarts ----
 say "restart databases: $BL routes journal-only, and compacted to a snapshot"
@@ -430,6 +516,16 @@ for rep in $(seq 1 "$REPS"); do
     commit_run "$rep" c1 k1 -n "$NCOMMITS" -c 1 -b 1 -r 1000 -o "$T/lat-c1-$rep"
     commit_run "$rep" c4 k1 -n "$NCOMMITS" -c 4 -b 1 -r 1000 -o "$T/lat-c4-$rep"
     commit_run "$rep" cr1 cr -n "$NCOMMITS" -c 1 -m create -b $((1000000 + rep * 100000))
+    say "rep $rep: round trip of chorus_txid, $RTTN calls over TCP and over the UNIX socket"
+    rtt_run "$rep" rtt_floor_tcp "" -e tcp
+    rtt_run "$rep" rtt_tcp sb -t "127.0.0.1:${D_PORT[sb]}"
+    rtt_run "$rep" rtt_floor_unix "" -e unix
+    rtt_run "$rep" rtt_unix sb -t "unix:$SOCK"
+    say "rep $rep: one-leaf commits with 0, 1, 5 two-phase subscribers, and 5 one after the other"
+    sub_run "$rep" sub0 0
+    sub_run "$rep" sub1 1
+    sub_run "$rep" sub5 5
+    sub_run "$rep" sub5s 5 -s
     say "rep $rep: restarts (a) journal, (b) snapshot + LYB, (c) snapshot JSON"
     restart_run "$rep" a "$T/rst-a" "$T/nocompact.conf"
     restart_run "$rep" b "$T/rst-b" "$T/small.conf"
@@ -487,6 +583,7 @@ if command -v strace >/dev/null; then
 fi
 d_stop k1
 d_stop cr
+d_stop sb
 
 say "profile: $BL load, small commits and restarts at debug level${PERF:+, under perf}"
 rm -rf "$T/prof"
