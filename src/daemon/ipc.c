@@ -1697,10 +1697,6 @@ ipc_start(struct core *c, struct ipc **ret_ipc, struct cerr **e)
     }
     ipc->c = c;
     ipc->unix_fd = -1;
-    if (!c->subs && !(c->subs = subs_new(c, &tr))) {
-        free(ipc);
-        return cerr_add(e, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
-    }
     if (c->cfg->secret_file) {
         int r = auth_read_secret(c->cfg->secret_file, &ipc->secret);
 
@@ -1730,6 +1726,10 @@ ipc_start(struct core *c, struct ipc **ret_ipc, struct cerr **e)
         (ipc->unix_fd >= 0 && ev_add(c->ev, ipc->unix_fd, EV_READ, on_accept, ipc))) {
         ipc_stop(ipc);
         return cerr_add(e, CHORUS_ERR_IO, NULL, NULL, "cannot watch the IPC sockets");
+    }
+    if (!c->subs && !(c->subs = subs_new(c, &tr))) {
+        ipc_stop(ipc);
+        return cerr_add(e, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
     }
     *ret_ipc = ipc;
     return CHORUS_OK;
