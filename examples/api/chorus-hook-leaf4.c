@@ -43,21 +43,6 @@ on_signal(int sig)
     stop_signal = sig;
 }
 
-/* The yang:operation of a diff node: its own, or the one it inherits from the nearest parent
- * that has one (a route created with its container carries no operation of its own). */
-static const char *
-diff_operation(const struct lyd_node *node)
-{
-    for (; node; node = lyd_parent(node)) {
-        struct lyd_meta *m = lyd_find_meta(node->meta, NULL, "yang:operation");
-
-        if (m) {
-            return lyd_get_meta_value(m);
-        }
-    }
-    return "none";
-}
-
 /* Answer with the error of the last call on @p conn: chorusd's reason reaches the committer. */
 static enum chorus_err
 pass_error(struct chorus_conn *conn, const struct chorus_event *ev, const char *id)
@@ -131,7 +116,7 @@ hook_routes(struct chorus_conn *conn, const struct chorus_event *ev, void *arg)
             const struct lyd_node *route = set->dnodes[i];
             struct lyd_node *key = NULL;
 
-            if (strcmp(diff_operation(route), "create") ||
+            if (strcmp(chorus_diff_op(route), "create") ||
                 lyd_find_path(route, "id", 0, &key) != LY_SUCCESS) {
                 continue;
             }

@@ -82,21 +82,6 @@ flag_names(uint32_t flags, char *buf, size_t size)
     return buf;
 }
 
-/* The yang:operation of a diff node: its own, or the one it inherits from the nearest parent
- * that has one (a route created with its container carries no operation of its own). */
-static const char *
-diff_operation(const struct lyd_node *node)
-{
-    for (; node; node = lyd_parent(node)) {
-        struct lyd_meta *m = lyd_find_meta(node->meta, NULL, "yang:operation");
-
-        if (m) {
-            return lyd_get_meta_value(m);
-        }
-    }
-    return "none";
-}
-
 /*
  * --veto-id: refuse a PREPARE whose change creates or changes route @p id. The diff holds the
  * route's list entry if anything inside it changed: with operation "create" for a new route
@@ -115,7 +100,7 @@ veto(struct chorus_conn *conn, const struct chorus_event *ev, const char *id)
     }
     snprintf(xpath, sizeof xpath, ROUTE "[id='%s']", id);
     if (lyd_find_xpath(ev->diff, xpath, &set) == LY_SUCCESS && set->count &&
-        strcmp(diff_operation(set->dnodes[0]), "delete")) {
+        strcmp(chorus_diff_op(set->dnodes[0]), "delete")) {
         /* the data path of the route, e.g. /routes:active-cfg/routes/route[id='0000042'] */
         char *path = lyd_path(set->dnodes[0], LYD_PATH_STD, NULL, 0);
 

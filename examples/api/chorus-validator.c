@@ -45,21 +45,6 @@ on_signal(int sig)
     stop_signal = sig;
 }
 
-/* The yang:operation of a diff node: its own, or the one it inherits from the nearest parent
- * that has one (a route created with its container carries no operation of its own). */
-static const char *
-diff_operation(const struct lyd_node *node)
-{
-    for (; node; node = lyd_parent(node)) {
-        struct lyd_meta *m = lyd_find_meta(node->meta, NULL, "yang:operation");
-
-        if (m) {
-            return lyd_get_meta_value(m);
-        }
-    }
-    return "none";
-}
-
 /* Read leaf @p leaf of route @p id in the transaction being validated. */
 static enum chorus_err
 read_leaf(struct chorus_conn *conn, uint32_t th, const char *id, const char *leaf,
@@ -124,7 +109,7 @@ validate_routes(struct chorus_conn *conn, const struct chorus_event *ev, void *a
             const struct lyd_node *route = set->dnodes[i];
             struct lyd_node *key = NULL;
 
-            if (!strcmp(diff_operation(route), "delete")) {
+            if (!strcmp(chorus_diff_op(route), "delete")) {
                 continue; /* a deleted route has nothing left to check */
             }
             if (lyd_find_path(route, "id", 0, &key) != LY_SUCCESS) {

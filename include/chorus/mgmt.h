@@ -219,7 +219,13 @@ enum chorus_err chorus_save_config(struct chorus_conn *conn, uint32_t th, const 
 
 /**
  * @brief Run transaction hooks and validation of the transaction without committing it.
- * @return CHORUS_OK or CHORUS_ERR_VALIDATION with the path and reason.
+ *
+ * On running and the candidate, with transaction callbacks, hooks or validators registered
+ * (sub.h), this takes the commit lock (waiting up to commit/lock-timeout), runs what a commit
+ * would up to the validation callbacks, and undoes it all; otherwise it validates the YANG
+ * constraints only, without the lock. Startup: YANG constraints only.
+ * @return CHORUS_OK or CHORUS_ERR_VALIDATION with the path and reason, or an application's
+ * error.
  */
 enum chorus_err chorus_validate(struct chorus_conn *conn, uint32_t th);
 

@@ -92,7 +92,8 @@ enum chorus_event_type {
 enum chorus_event_flags {
     CHORUS_EVF_REVERT = 0x1,   /**< the revert of a confirmed commit (timeout, cancel) */
     CHORUS_EVF_ROLLBACK = 0x2, /**< a rollback file applied */
-    CHORUS_EVF_INIT = 0x4,     /**< the init transaction */
+    CHORUS_EVF_INIT = 0x4,     /**< the init transaction (reserved: the init transaction,
+                                    committed when phase 1 begins, sends no events yet) */
     CHORUS_EVF_COMMITTED = 0x8, /**< TRANS_FINISH: the transaction committed (else aborted) */
 };
 
@@ -107,7 +108,7 @@ struct chorus_event {
                                mgmt.h calls on this connection during the callback */
     uint64_t txid;        /**< COMMIT: the new transaction id; PREPARE, ABORT, HOOK, VALIDATE:
                                the id the commit would produce */
-    uint32_t usid;        /**< session that committed (0: the daemon) */
+    uint32_t usid;        /**< session that committed, reads (OPER) or invokes (RPC) */
     const char *user;     /**< its user */
     const char *context;  /**< its context ("netconf", "cli", "system", ...) */
     uint32_t flags;       /**< ::chorus_event_flags */
@@ -142,6 +143,14 @@ enum chorus_err chorus_load_schemas(struct chorus_conn *conn, const struct ly_ct
  * @brief The connection's libyang context (NULL before chorus_load_schemas()).
  */
 const struct ly_ctx *chorus_ctx(const struct chorus_conn *conn);
+
+/**
+ * @brief The operation of a node of an event's diff: its own `yang:operation` annotation or the
+ * one it inherits from its ancestors (a list entry created with its parent carries none of its
+ * own).
+ * @return "create", "delete", "replace" or "none"; "none" for NULL.
+ */
+const char *chorus_diff_op(const struct lyd_node *node);
 
 /**
  * @brief Register for events.

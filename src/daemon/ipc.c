@@ -214,6 +214,9 @@ cerr_fail(struct req *r, struct cerr *e)
 
 /* ---- operations ---- */
 
+static bool oper_async(struct req *r, struct txn *t, const char *path, uint32_t fmt,
+                       uint32_t flags);
+
 static int
 op_hello(struct req *r)
 {
@@ -382,6 +385,9 @@ op_get_value(struct req *r)
     if (get_txn(r, &t) || need_str(r, T_PATH, "the path", &path)) {
         return -1;
     }
+    if (oper_async(r, t, path, 0, 0)) {
+        return PENDING;
+    }
     if (txn_get_value(r->c, t, path, &v, &e)) {
         return cerr_fail(r, e);
     }
@@ -401,6 +407,9 @@ op_exists(struct req *r)
     if (get_txn(r, &t) || need_str(r, T_PATH, "the path", &path)) {
         return -1;
     }
+    if (oper_async(r, t, path, 0, 0)) {
+        return PENDING;
+    }
     if (txn_exists(r->c, t, path, &x, &e)) {
         return cerr_fail(r, e);
     }
@@ -418,6 +427,9 @@ op_num_instances(struct req *r)
 
     if (get_txn(r, &t) || need_str(r, T_PATH, "the path", &path)) {
         return -1;
+    }
+    if (oper_async(r, t, path, 0, 0)) {
+        return PENDING;
     }
     if (txn_count(r->c, t, path, &n, &e)) {
         return cerr_fail(r, e);
@@ -484,16 +496,21 @@ op_edit(struct req *r)
     return 0;
 }
 
+static void async_done(void *arg, enum chorus_err rc, struct cerr *e, uint64_t txid);
+
 static int
 op_validate(struct req *r)
 {
     struct txn *t;
-    struct cerr *e = NULL;
 
     if (get_txn(r, &t) || own_txn(r, t)) {
         return -1;
     }
-    return txn_validate(r->c, t, &e) ? cerr_fail(r, e) : 0;
+    r->k->busy = true;
+    r->k->pend_op = OP_VALIDATE;
+    r->k->pend_reqid = r->m->reqid;
+    txn_check(r->c, t, async_done, r->k);
+    return PENDING;
 }
 
 /* Asynchronous completion of prepare/commit/apply/candidate-commit/rollback-apply. */
@@ -512,7 +529,7 @@ async_done(void *arg, enum chorus_err rc, struct cerr *e, uint64_t txid)
     } else {
         size_t off = proto_begin(&k->out, k->pend_op, PF_REPLY, k->pend_reqid);
 
-        if (k->pend_op != OP_PREPARE) {
+        if (k->pend_op != OP_PREPARE && k->pend_op != OP_VALIDATE) {
             proto_put_u64(&k->out, T_TXID, txid);
         }
         proto_end(&k->out, off);
@@ -990,6 +1007,7 @@ struct oreq {
     uint32_t th;
     char *path;
     uint32_t fmt, flags;
+    uint64_t count;
     struct lyd_node *optree; /* RPC: the operation */
 };
 
@@ -1055,15 +1073,49 @@ oper_done(void *arg, enum chorus_err rc, struct cerr *e, struct lyd_node *data)
         lyd_free_siblings(data);
     }
     if (!rc) {
-        rc = txn_get_with(q->c, t, q->path, (enum chorus_format)q->fmt, q->flags, extra, &text,
-                          &err);
+        bool x = false;
+        uint64_t n = 0;
+
+        t->oper_extra = extra;
+        switch (q->op) {
+        case OP_GET_VALUE:
+            rc = txn_get_value(q->c, t, q->path, &text, &err);
+            break;
+        case OP_EXISTS:
+            rc = txn_exists(q->c, t, q->path, &x, &err);
+            break;
+        case OP_NUM_INSTANCES:
+            rc = txn_count(q->c, t, q->path, &n, &err);
+            break;
+        default:
+            rc = txn_get_with(q->c, t, q->path, (enum chorus_format)q->fmt, q->flags, extra,
+                              &text, &err);
+        }
+        t->oper_extra = NULL;
+        if (!rc && q->op == OP_EXISTS) {
+            q->flags = x;
+        } else if (!rc && q->op == OP_NUM_INSTANCES) {
+            q->count = n;
+        }
     }
     if (rc) {
         send_error(k, q->op, q->reqid, rc, err ? err : e);
     } else {
         size_t off = proto_begin(&k->out, q->op, PF_REPLY, q->reqid);
 
-        proto_put_data(&k->out, T_DATA, text, strlen(text));
+        switch (q->op) {
+        case OP_GET_VALUE:
+            proto_put_str(&k->out, T_VALUE, text);
+            break;
+        case OP_EXISTS:
+            proto_put_u32(&k->out, T_BOOL, q->flags);
+            break;
+        case OP_NUM_INSTANCES:
+            proto_put_u64(&k->out, T_COUNT, q->count);
+            break;
+        default:
+            proto_put_data(&k->out, T_DATA, text, strlen(text));
+        }
         if (proto_end(&k->out, off)) {
             k->out.len = off;
             k->out.oom = 0;
@@ -1075,6 +1127,34 @@ oper_done(void *arg, enum chorus_err rc, struct cerr *e, struct lyd_node *data)
     cerr_free(err);
     oreq_free(q);
     oreq_resume(k);
+}
+
+/* A read of the operational datastore that data providers answer: asks them and returns true
+ * (the reply is sent by oper_done()); false when nobody is asked. */
+static bool
+oper_async(struct req *r, struct txn *t, const char *path, uint32_t fmt, uint32_t flags)
+{
+    struct oreq *q;
+
+    if (t->db != CHORUS_DB_OPERATIONAL || !sub_count(r->c, CHORUS_SUB_OPER) ||
+        t->sess != r->k->sess) {
+        return false;
+    }
+    q = calloc(1, sizeof *q);
+    if (!q || (path && !(q->path = strdup(path)))) {
+        free(q);
+        return false; /* answered without the providers */
+    }
+    *q = (struct oreq){r->k, r->c, r->m->op, r->m->reqid, t->th, q->path, fmt, flags, 0, NULL};
+    r->k->oreq = q;
+    r->k->busy = true;
+    if (sub_oper_get(r->c, r->k->sess, path, oper_done, q)) {
+        return true;
+    }
+    r->k->oreq = NULL;
+    r->k->busy = false;
+    oreq_free(q);
+    return false;
 }
 
 static int
@@ -1092,23 +1172,8 @@ op_get(struct req *r)
     if (proto_get_u32(r->m, T_FLAGS, &flags) == CHORUS_ERR_PROTO) {
         return FAIL(r, CHORUS_ERR_PROTO, "malformed flags");
     }
-    if (t->db == CHORUS_DB_OPERATIONAL && !(flags & CHORUS_GET_CONFIG_ONLY) &&
-        sub_count(r->c, CHORUS_SUB_OPER) && t->sess == r->k->sess) {
-        struct oreq *q = calloc(1, sizeof *q);
-
-        if (!q || (path && !(q->path = strdup(path)))) {
-            free(q);
-            return FAIL(r, CHORUS_ERR_NOMEM, "out of memory");
-        }
-        *q = (struct oreq){r->k, r->c, OP_GET, r->m->reqid, t->th, q->path, fmt, flags, NULL};
-        r->k->oreq = q;
-        r->k->busy = true;
-        if (sub_oper_get(r->c, path, oper_done, q)) {
-            return PENDING;
-        }
-        r->k->oreq = NULL;
-        r->k->busy = false;
-        oreq_free(q);
+    if (!(flags & CHORUS_GET_CONFIG_ONLY) && oper_async(r, t, path, fmt, flags)) {
+        return PENDING;
     }
     if (txn_get(r->c, t, path, (enum chorus_format)fmt, flags, &text, &e)) {
         return cerr_fail(r, e);
@@ -1218,7 +1283,7 @@ op_rpc(struct req *r)
         lyd_free_all(tree);
         return FAIL(r, CHORUS_ERR_NOMEM, "out of memory");
     }
-    *q = (struct oreq){r->k, r->c, OP_RPC, r->m->reqid, 0, NULL, fmt, 0, tree};
+    *q = (struct oreq){r->k, r->c, OP_RPC, r->m->reqid, 0, NULL, fmt, 0, 0, tree};
     if (sub_rpc(r->c, r->k->sess, op, rpc_done, q, &e)) {
         oreq_free(q);
         return cerr_fail(r, e);

@@ -30,6 +30,7 @@ struct round;
 struct pend {
     uint32_t evid;
     uint32_t subid;
+    const struct lysc_node *snode; /* the registration's subtree (OPER answers are checked) */
     void *owner;
     bool answered;
     enum chorus_err rc;
@@ -752,7 +753,7 @@ round_send(struct round *r, const struct sub *s, struct buf *body)
     if (!ss->next_evid || ss->next_evid >= SUB_TH_EVENT) {
         ss->next_evid = 1;
     }
-    r->p[r->n] = (struct pend){evid, s->id, s->owner, false, CHORUS_OK, NULL, NULL, 0};
+    r->p[r->n] = (struct pend){evid, s->id, s->snode, s->owner, false, CHORUS_OK, NULL, NULL, 0};
     r->n++;
     r->nleft++;
     proto_put_u32(body, T_SUBID, s->id);
@@ -1224,6 +1225,45 @@ sub_notify(struct core *c, int kind, uint16_t ev, const struct sess *s, uint32_t
 
 /* ---- OPER and RPC rounds ---- */
 
+static bool
+schema_under(const struct lysc_node *x, const struct lysc_node *top)
+{
+    for (; x; x = x->parent) {
+        if (x == top) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* An OPER answer holds the registered subtree and its ancestors, nothing else. */
+static enum chorus_err
+oper_check(const struct lyd_node *data, const struct pend *p, struct cerr **e)
+{
+    const struct lyd_node *top, *x;
+
+    LY_LIST_FOR(data, top)
+    {
+        LYD_TREE_DFS_BEGIN(top, x)
+        {
+            if (!x->schema || (!schema_under(x->schema, p->snode) &&
+                               !schema_under(p->snode, x->schema))) {
+                char *path = lyd_path(x, LYD_PATH_STD, NULL, 0);
+                enum chorus_err rc =
+                    cerr_add(e, CHORUS_ERR_BADVALUE, path, NULL,
+                             "the data provider of registration %u answered with %s, outside "
+                             "its subtree",
+                             p->subid, path ? path : "an unknown node");
+
+                free(path);
+                return rc;
+            }
+            LYD_TREE_DFS_END(top, x);
+        }
+    }
+    return CHORUS_OK;
+}
+
 static void
 oper_round_done(struct round *r)
 {
@@ -1253,6 +1293,10 @@ oper_round_done(struct round *r)
             rc = cerr_add(&e, CHORUS_ERR_BADVALUE, le && le->path ? le->path : NULL, NULL,
                           "registration %u answered with data that does not parse: %s",
                           p->subid, le && le->msg ? le->msg : "invalid data");
+            break;
+        }
+        if (d && (rc = oper_check(d, p, &e))) {
+            lyd_free_siblings(d);
             break;
         }
         if (d && lyd_merge_siblings(&all, d, LYD_MERGE_DESTRUCT)) {
@@ -1316,8 +1360,36 @@ intersects(const struct lysc_node *a, const struct lysc_node *b)
     return false;
 }
 
+/* @p path without its predicates ("/a:l[k='x']/m" → "/a:l/m"), malloc'd. */
+static char *
+strip_predicates(const char *path)
+{
+    char *out = malloc(strlen(path) + 1), *o = out;
+    int depth = 0;
+    char quote = 0;
+
+    if (!out) {
+        return NULL;
+    }
+    for (const char *p = path; *p; p++) {
+        if (quote) {
+            quote = *p == quote ? 0 : quote;
+        } else if (depth && (*p == '\'' || *p == '"')) {
+            quote = *p;
+        } else if (*p == '[') {
+            depth++;
+        } else if (*p == ']' && depth) {
+            depth--;
+        } else if (!depth) {
+            *o++ = *p;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
 bool
-sub_oper_get(struct core *c, const char *path,
+sub_oper_get(struct core *c, const struct sess *sess, const char *path,
              void (*done)(void *arg, enum chorus_err rc, struct cerr *e, struct lyd_node *data),
              void *arg)
 {
@@ -1329,15 +1401,14 @@ sub_oper_get(struct core *c, const char *path,
         return false;
     }
     if (path && strcmp(path, "/")) {
-        struct ly_set *set = NULL;
-
         /* a data path: its schema node (predicates do not matter here) */
-        if (lys_find_xpath(c->ctx, NULL, path, 0, &set) || !set->count) {
-            ly_set_free(set, NULL);
+        char *sp = strip_predicates(path);
+
+        want = sp ? lys_find_path(c->ctx, NULL, sp, 0) : NULL;
+        free(sp);
+        if (!want) {
             return false;
         }
-        want = set->snodes[0];
-        ly_set_free(set, NULL);
     }
     if (!(r = round_new(ss, RK_OPER, EV_OPER))) {
         return false;
@@ -1351,6 +1422,9 @@ sub_oper_get(struct core *c, const char *path,
             continue;
         }
         proto_put_str(&body, T_PATH, s->path);
+        proto_put_u32(&body, T_USID, sess->id);
+        proto_put_str(&body, T_USER, sess->user);
+        proto_put_str(&body, T_CONTEXT, sess->context);
         round_send(r, s, &body);
         buf_free(&body);
     }

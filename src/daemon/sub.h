@@ -110,7 +110,7 @@ void sub_notify(struct core *c, int kind, uint16_t ev, const struct sess *s, uin
 /* Registered operational-data providers whose subtree intersects @p path (NULL: all): send
  * each an OPER event and merge the answers into *@p tree. @p done is called once (possibly
  * before this returns) with the merged data. Returns false if there is no provider. */
-bool sub_oper_get(struct core *c, const char *path,
+bool sub_oper_get(struct core *c, const struct sess *s, const char *path,
                   void (*done)(void *arg, enum chorus_err rc, struct cerr *e,
                                struct lyd_node *data),
                   void *arg);

@@ -217,6 +217,9 @@ view_of(struct core *c, struct txn *t, struct view *v)
         if (t->ed && t->state != TXN_PREPARED) {
             v->layer[v->n++] = t->ed;
         }
+        if (t->oper_extra && v->n < VIEW_MAX_LAYERS) {
+            v->layer[v->n++] = t->oper_extra; /* data providers' answers */
+        }
         break;
     case CHORUS_DB_CANDIDATE:
         v->base = c->running;
@@ -578,10 +581,9 @@ txn_get_with(struct core *c, struct txn *t, const char *path, enum chorus_format
     if (fmt != CHORUS_FMT_XML && fmt != CHORUS_FMT_JSON) {
         return cerr_add(e, CHORUS_ERR_INVAL, NULL, NULL, "get returns XML or JSON");
     }
+    t->oper_extra = extra;
     view_of(c, t, &v);
-    if (extra && v.n < VIEW_MAX_LAYERS) {
-        v.layer[v.n++] = extra; /* data providers' answers */
-    }
+    t->oper_extra = NULL;
     if (whole) {
         rc = view_get(&v, NULL, &tree, &node, &owned);
     } else {
@@ -967,6 +969,9 @@ after_lock(struct core *c, struct txn *t, enum chorus_err rc, struct cerr *e0)
     if (!rc) {
         core_running(c, t);
         rc = ds_apply(&t->log, t->ed, &e);
+        if (!rc && t->extra_ed) {
+            rc = ds_apply(&t->log, t->extra_ed, &e);
+        }
     } else {
         cerr_copy(&e, e0);
     }
@@ -1024,6 +1029,11 @@ after_validators(struct core *c, struct txn *t, enum chorus_err rc, struct cerr 
         prepare_fail(c, t, rc, e);
         return;
     }
+    if (t->validate_only) {
+        /* txn_check(): valid; everything is undone */
+        prepare_fail(c, t, CHORUS_OK, NULL);
+        return;
+    }
     /* 4. PREPARE */
     core_running(c, t);
     buf_reset(&t->record);
@@ -1067,7 +1077,8 @@ after_prepare_events(struct core *c, struct txn *t, enum chorus_err rc, struct c
     finish(t, CHORUS_OK, NULL, c->txid);
 }
 
-/* Stages 2-4 failed: running is exactly as before, the transaction open again. */
+/* Stages 2-4 failed (or txn_check() is done, @p rc CHORUS_OK): running is exactly as before,
+ * the transaction open again. */
 static void
 prepare_fail(struct core *c, struct txn *t, enum chorus_err rc, struct cerr *e)
 {
@@ -1081,6 +1092,7 @@ prepare_fail(struct core *c, struct txn *t, enum chorus_err rc, struct cerr *e)
     sub_txn_done(c, t);
     t->state = TXN_OPEN;
     t->commit_after_prepare = false;
+    t->validate_only = false;
     release_lock(c, t);
     finish(t, rc, e, c->txid);
 }
@@ -1099,7 +1111,8 @@ prepare_running(struct core *c, struct txn *t)
         finish(t, CHORUS_ERR_STATE, e, c->txid);
         return;
     }
-    if (!t->is_init && (rc = sess_may_write(c, t->sess, CHORUS_DB_RUNNING, &e))) {
+    if (!t->is_init && !t->validate_only &&
+        (rc = sess_may_write(c, t->sess, CHORUS_DB_RUNNING, &e))) {
         finish(t, rc, e, c->txid);
         return;
     }
@@ -1916,4 +1929,44 @@ txn_cc_session_end(struct core *c, const struct sess *s)
             "confirmed commit: its session ended before confirming; reverting");
         cc_revert(c, "the session that made it ended", NULL, NULL);
     }
+}
+
+/* ---- validate with the applications ---- */
+
+void
+txn_check(struct core *c, struct txn *t, txn_done_cb done, void *arg)
+{
+    struct cerr *e = NULL;
+    enum chorus_err rc;
+    struct internal *in;
+
+    if (!t->rw || t->state != TXN_OPEN ||
+        (t->db != CHORUS_DB_RUNNING && t->db != CHORUS_DB_CANDIDATE) || t->is_init ||
+        !(sub_count(c, CHORUS_SUB_HOOK) || sub_count(c, CHORUS_SUB_VALIDATE) ||
+          sub_count(c, CHORUS_SUB_TRANS))) {
+        rc = txn_validate(c, t, &e);
+        done(arg, rc, e, c->txid);
+        cerr_free(e);
+        return;
+    }
+    if (t->db == CHORUS_DB_RUNNING) {
+        t->cb = done;
+        t->cb_arg = arg;
+        t->validate_only = true;
+        prepare_running(c, t);
+        return;
+    }
+    /* the candidate: its changes, then the transaction's, over running */
+    if (!(in = internal_new(c, t->sess, done, arg, &e))) {
+        done(arg, CHORUS_ERR_NOMEM, e, c->txid);
+        cerr_free(e);
+        return;
+    }
+    ed_free(in->t->ed);
+    in->t->ed = c->cand; /* borrowed: given back by the undo */
+    in->t->extra_ed = t->ed;
+    in->t->validate_only = true;
+    in->t->cb = internal_done;
+    in->t->cb_arg = in;
+    prepare_running(c, in->t);
 }

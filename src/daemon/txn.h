@@ -89,6 +89,9 @@ struct txn {
     bool is_init;              /* the init transaction (attach_init) */
     bool journaled;            /* prepared with its record already in the journal */
     bool commit_after_prepare; /* apply: commit right after prepare */
+    bool validate_only;        /* txn_check(): stop after the validation callbacks, undo */
+    struct ed *extra_ed;       /* applied after ed (txn_check() of a candidate transaction) */
+    const struct ed *oper_extra; /* during one read: data providers' answers, over the view */
     uint32_t flags;            /* REC_F_* for the record */
     enum txn_state state;
     struct ed *ed;     /* the change set (read-write transactions) */
@@ -149,8 +152,12 @@ enum chorus_err txn_cursor(struct core *c, struct txn *t, const char *path, cons
                            uint32_t max, char **ret_text, char **ret_last, struct cerr **e);
 
 /* ---- the commit sequence ---- */
-/* Stages 2-3 without the commit lock and without committing. */
+/* Stages 2-3 without the commit lock and without committing: YANG validation only. */
 enum chorus_err txn_validate(struct core *c, struct txn *t, struct cerr **e);
+/* Validate as applications see it: for running and the candidate, with transaction
+ * callbacks, hooks or validators registered, stages 1-3 with their events (the commit lock is
+ * taken; hooks' writes are undone with the rest); otherwise txn_validate(). */
+void txn_check(struct core *c, struct txn *t, txn_done_cb done, void *arg);
 /* Stages 1-4; @p done may be called before this returns. */
 void txn_prepare(struct core *c, struct txn *t, txn_done_cb done, void *arg);
 /* Stages 6-8 of a prepared transaction. */

@@ -735,3 +735,16 @@ chorus_cursor_free(struct chorus_cursor *cur)
         free(cur);
     }
 }
+
+const char *
+chorus_diff_op(const struct lyd_node *node)
+{
+    for (const struct lyd_node *n = node; n; n = lyd_parent(n)) {
+        const struct lyd_meta *m = lyd_find_meta(n->meta, NULL, "yang:operation");
+
+        if (m) {
+            return lyd_get_meta_value(m);
+        }
+    }
+    return "none";
+}

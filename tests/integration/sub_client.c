@@ -524,6 +524,18 @@ scen_hook(void)
     free(v);
     CHECK(strstr(s.last_diff, "\"leaf4\":60"), "the subscriber's diff lacks the hook's write: %s",
           s.last_diff);
+    /* chorus_validate() runs the hook: a route without leaf4 is valid, and nothing stays */
+    {
+        uint32_t th;
+
+        OK(c, chorus_trans_start(c, CHORUS_DB_RUNNING, 1, &th));
+        OK(c, chorus_set(c, th, RPATH("0000052") "/leaf1", "1"));
+        OK(c, chorus_set(c, th, RPATH("0000052") "/leaf2", "1"));
+        OK(c, chorus_set(c, th, RPATH("0000052") "/leaf3", "1"));
+        OK(c, chorus_validate(c, th));
+        OK(c, chorus_trans_finish(c, th));
+        CHECK(!exists(c, RPATH("0000052")), "validate committed the route");
+    }
     /* a hook's error aborts the commit with its message */
     rc = apply(c, r51, 2, NULL);
     EXPECT_ERROR(c, rc, CHORUS_ERR_VALIDATION, "leaf2 is needed to compute leaf4",
@@ -592,6 +604,26 @@ scen_validator(void)
     v = value(c, RPATH("0000043") "/leaf1");
     CHECK(!strcmp(v, "999"), "leaf1 is %s", v);
     free(v);
+    /* chorus_validate() asks the validator too, on running and on the candidate; it commits
+     * nothing */
+    {
+        uint32_t th;
+        enum chorus_db dbs[2] = {CHORUS_DB_RUNNING, CHORUS_DB_CANDIDATE};
+
+        for (int i = 0; i < 2; i++) {
+            OK(c, chorus_trans_start(c, dbs[i], 1, &th));
+            OK(c, chorus_set(c, th, RPATH("0000043") "/leaf1", "3000000"));
+            rc = chorus_validate(c, th);
+            EXPECT_ERROR(c, rc, CHORUS_ERR_VALIDATION, "leaf1 must not exceed 1000000",
+                         RPATH("0000043") "/leaf1");
+            OK(c, chorus_set(c, th, RPATH("0000043") "/leaf1", "5"));
+            OK(c, chorus_validate(c, th));
+            OK(c, chorus_trans_finish(c, th));
+        }
+        v = value(c, RPATH("0000043") "/leaf1");
+        CHECK(!strcmp(v, "999"), "validate changed leaf1 to %s", v);
+        free(v);
+    }
     app_stop(&a);
     chorus_disconnect(c);
 }
@@ -695,7 +727,7 @@ oper_cb(struct chorus_conn *conn, const struct chorus_event *ev, void *arg)
     enum chorus_err rc;
 
     (void)arg;
-    logev("OPER %s", ev->path);
+    logev("OPER %s by %s", ev->path, ev->user ? ev->user : "?");
     if (lyd_new_path(NULL, chorus_ctx(conn), "/chorus-test:box/stats/packets", "1234", 0, &t)) {
         return CHORUS_ERR_INTERNAL;
     }
@@ -724,6 +756,18 @@ scen_oper(void)
           "no provider data: %s", d);
     CHECK(strstr(d, "b1"), "the configuration is missing: %s", d);
     free(d);
+    /* the other reads reach the provider too, and it sees who reads */
+    OK(c, chorus_get_value(c, th, "/chorus-test:box/stats/packets", &d));
+    CHECK(!strcmp(d, "1234"), "get-value: %s", d);
+    free(d);
+    {
+        int x = 0;
+
+        OK(c, chorus_exists(c, th, "/chorus-test:box/stats/packets", &x));
+        CHECK(x, "exists: the provider's leaf does not exist");
+    }
+    CHECK(log_find("OPER /chorus-test:box/stats by tester", 0) >= 0, "the provider did not see "
+          "the reader");
     OK(c, chorus_get(c, th, NULL, CHORUS_FMT_XML, 0, &d));
     CHECK(strstr(d, "<packets>1234</packets>"), "no provider data in a get of all: %s", d);
     free(d);
@@ -732,6 +776,19 @@ scen_oper(void)
     OK(c, chorus_get(c, th, "/routes:active-cfg", CHORUS_FMT_XML, 0, &d));
     free(d);
     CHECK(nlog == 0, "the provider was asked for /routes:active-cfg");
+    /* a provider answering outside its subtree fails the read, with its registration named */
+    {
+        struct app bad = {.name = "stray", .kind = CHORUS_SUB_OPER,
+                          .path = "/chorus-test:box/counter", .cb = oper_cb};
+        enum chorus_err rc;
+
+        app_start(&bad);
+        rc = chorus_get(c, th, "/chorus-test:box", CHORUS_FMT_XML, 0, &d);
+        EXPECT_ERROR(c, rc, CHORUS_ERR_BADVALUE, "outside its subtree", "/chorus-test:box/stats");
+        app_stop(&bad);
+        OK(c, chorus_get(c, th, "/chorus-test:box", CHORUS_FMT_XML, 0, &d));
+        free(d);
+    }
     /* running holds no state data */
     OK(c, chorus_trans_finish(c, th));
     OK(c, chorus_trans_start(c, CHORUS_DB_RUNNING, 0, &th));
