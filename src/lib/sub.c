@@ -535,14 +535,55 @@ chorus_load_config(struct chorus_conn *conn, uint32_t th, enum chorus_edit_op op
     return err;
 }
 
+/* Write @p len bytes to @p path through a temporary file renamed over it. 0 or an errno. */
+static int
+write_atomic(const char *path, const char *text, size_t len)
+{
+    char *tmp = NULL;
+    size_t off = 0;
+    int fd, err = 0;
+
+    if (asprintf(&tmp, "%s.tmp", path) < 0) {
+        return ENOMEM;
+    }
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        err = errno;
+        free(tmp);
+        return err;
+    }
+    while (!err && off < len) {
+        ssize_t n = write(fd, text + off, len - off);
+
+        if (n < 0 && errno != EINTR) {
+            err = errno;
+        } else if (n > 0) {
+            off += (size_t)n;
+        }
+    }
+    if (!err && fsync(fd)) {
+        err = errno;
+    }
+    if (close(fd) && !err) {
+        err = errno;
+    }
+    if (!err && rename(tmp, path)) {
+        err = errno;
+    }
+    if (err) {
+        unlink(tmp);
+    }
+    free(tmp);
+    return err;
+}
+
 enum chorus_err
 chorus_save_config(struct chorus_conn *conn, uint32_t th, const char *path, uint32_t flags,
                    const char *filename)
 {
-    char *text = NULL, *tmp = NULL;
+    char *text = NULL;
     enum chorus_err err;
-    int fd;
-    size_t len, off = 0;
+    int e;
 
     if (!conn) {
         return CHORUS_ERR_INVAL;
@@ -555,37 +596,9 @@ chorus_save_config(struct chorus_conn *conn, uint32_t th, const char *path, uint
     if (err) {
         return err;
     }
-    if (asprintf(&tmp, "%s.tmp", filename) < 0) {
-        free(text);
-        return conn_set_error(conn, CHORUS_ERR_NOMEM, "out of memory");
-    }
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    len = strlen(text);
-    while (fd >= 0 && off < len) {
-        ssize_t n = write(fd, text + off, len - off);
-
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            break;
-        }
-        off += (size_t)n;
-    }
-    if (fd < 0 || off < len || fsync(fd) || close(fd) || rename(tmp, filename)) {
-        int er = errno;
-
-        if (fd >= 0 && off < len) {
-            close(fd);
-        }
-        unlink(tmp);
-        free(tmp);
-        free(text);
-        return conn_set_error(conn, CHORUS_ERR_IO, "%s: %s", filename, strerror(er));
-    }
-    free(tmp);
+    e = write_atomic(filename, text, strlen(text));
     free(text);
-    return CHORUS_OK;
+    return e ? conn_set_error(conn, CHORUS_ERR_IO, "%s: %s", filename, strerror(e)) : CHORUS_OK;
 }
 
 /* ---- cursors ---- */

@@ -1064,6 +1064,11 @@ scen_mirror(void)
     close(fd);
     fname = file;
     OK(c, chorus_save_config(c, th, "/routes:active-cfg", 0, fname));
+    {
+        enum chorus_err rc = chorus_save_config(c, th, NULL, 0, "/nonexistent-dir/x.xml");
+
+        EXPECT_ERROR(c, rc, CHORUS_ERR_IO, "/nonexistent-dir/x.xml", NULL);
+    }
     OK(c, chorus_trans_finish(c, th));
     if (chorus_connect(target2, "mirror-peer", &peer) || chorus_connect(target2, "p2", &p2)) {
         FAIL(NULL, "connect %s", target2);
@@ -1071,6 +1076,11 @@ scen_mirror(void)
     OK(peer, chorus_session_start(peer, "cluster", "system", NULL, 0, NULL, NULL));
     OK(p2, chorus_session_start(p2, "tester", "cli", NULL, 0, NULL, NULL));
     OK(p2, chorus_trans_start(p2, CHORUS_DB_RUNNING, 1, &th));
+    {
+        enum chorus_err rc = chorus_load_config(p2, th, CHORUS_EDIT_MERGE, "/nonexistent-dir/x.xml");
+
+        EXPECT_ERROR(p2, rc, CHORUS_ERR_IO, "/nonexistent-dir/x.xml", NULL);
+    }
     OK(p2, chorus_load_config(p2, th, CHORUS_EDIT_REPLACE_ALL, fname));
     OK(p2, chorus_apply(p2, th, NULL));
     OK(p2, chorus_trans_finish(p2, th));
@@ -1147,27 +1157,24 @@ scen_cursor(void)
     struct chorus_cursor *cur;
     const struct lyd_node *e;
     enum chorus_err rc;
-    struct buf_s {
-        char *p;
-        size_t len, cap;
-    } x = {0};
+    size_t cap = 1 << 20, len;
+    char *xml = malloc(cap);
 
     /* 250 more routes in one edit */
-    x.cap = 1 << 20;
-    x.p = malloc(x.cap);
-    x.len = (size_t)snprintf(x.p, x.cap, "<active-cfg xmlns=\"urn:chorus:example:routes\"><routes>");
+    CHECK(xml, "out of memory");
+    len = (size_t)snprintf(xml, cap, "<active-cfg xmlns=\"urn:chorus:example:routes\"><routes>");
     for (int i = 0; i < 250; i++) {
-        x.len += (size_t)snprintf(x.p + x.len, x.cap - x.len,
-                                  "<route><id>%07d</id><leaf1>1</leaf1><leaf2>2</leaf2>"
-                                  "<leaf3>3</leaf3><leaf4>4</leaf4></route>",
-                                  1000000 + i);
+        len += (size_t)snprintf(xml + len, cap - len,
+                                "<route><id>%07d</id><leaf1>1</leaf1><leaf2>2</leaf2>"
+                                "<leaf3>3</leaf3><leaf4>4</leaf4></route>",
+                                1000000 + i);
     }
-    x.len += (size_t)snprintf(x.p + x.len, x.cap - x.len, "</routes></active-cfg>");
+    len += (size_t)snprintf(xml + len, cap - len, "</routes></active-cfg>");
     OK(c, chorus_trans_start(c, CHORUS_DB_RUNNING, 1, &th));
-    OK(c, chorus_edit(c, th, CHORUS_EDIT_MERGE, CHORUS_FMT_XML, x.p, x.len));
+    OK(c, chorus_edit(c, th, CHORUS_EDIT_MERGE, CHORUS_FMT_XML, xml, len));
     OK(c, chorus_apply(c, th, NULL));
     OK(c, chorus_trans_finish(c, th));
-    free(x.p);
+    free(xml);
     OK(c, chorus_trans_start(c, CHORUS_DB_RUNNING, 0, &th));
     OK(c, chorus_num_instances(c, th, ROUTE, &total));
     n1 = cursor_count(c, th, 1000, ids1, 1 << 20);
