@@ -99,7 +99,8 @@ struct txn {
     struct buf record; /* the transaction record built in prepare */
     struct sub_txn *st;  /* events of the commit sequence (sub.c), NULL when none */
     struct ed *hook_ed;  /* writes of the transaction hook whose event is pending */
-    uint64_t prep_t0;    /* when the commit sequence started (logs) */
+    uint64_t prep_t0, prep_t1, prep_t2; /* stage timings for the log: start, after apply and
+                                           hooks, after validation */
     size_t nfwd;       /* entries of the record (0: empty change) */
     uint64_t txid;
     /* waiting for the commit lock */
