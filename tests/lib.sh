@@ -89,7 +89,7 @@ node_start() {
             --netconf-tcp-port "${ports[2]}" --foreground "$@" >>"$T/$name.out" 2>&1 &
         pid=$!
         PIDS+=("$pid")
-        eval "${name}_PORT=$port ${name}_PID=$pid"
+        eval "${name}_PORT=$port ${name}_PID=$pid ${name}_NCSSH=${ports[1]} ${name}_NCTCP=${ports[2]}"
         if wait_port "$port" "$pid" && node_is "$port" "$pid"; then
             return 0
         fi

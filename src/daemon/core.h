@@ -32,6 +32,7 @@ struct val;
 struct schema;
 struct ipc;
 struct subs;
+struct nc_server;
 
 /* Somebody waiting for a start phase (wait-start). */
 struct phase_waiter {
@@ -52,6 +53,12 @@ struct core {
     struct ev_timer *rb_timer; /* writes the queued rollback files at the next turn */
     struct ipc *ipc;
     struct subs *subs; /* registrations of applications (sub.h) */
+    struct nc_server *nc; /* the NETCONF server (nc/server.h), NULL when disabled */
+    /* Called after every commit to running that changed it, with the transaction (its diff,
+     * sub_txn_diff(), is built when commit_hook_wants says so): NETCONF notifications. */
+    void (*commit_hook)(void *arg, struct txn *t);
+    bool (*commit_hook_wants)(void *arg);
+    void *commit_hook_arg;
 
     /* datastores */
     struct lyd_node *running; /* first top-level node */

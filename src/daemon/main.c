@@ -28,6 +28,7 @@
 #include "ds.h"
 #include "fault.h"
 #include "ipc.h"
+#include "nc/server.h"
 #include "jnl.h"
 #include "rb.h"
 #include "schema.h"
@@ -523,6 +524,11 @@ main(int argc, char **argv)
         fail_start("cannot open the IPC port", e);
         goto out;
     }
+    /* listening now (a port in use refuses the start); sessions are accepted from phase 2 */
+    if (nc_start(c, &c->nc, &e)) {
+        fail_start("cannot open the NETCONF ports", e);
+        goto out;
+    }
     ev_signal(c->ev, SIGTERM, on_stop_signal, c);
     ev_signal(c->ev, SIGINT, on_stop_signal, c);
     ev_signal(c->ev, SIGHUP, on_hup, NULL);
@@ -544,6 +550,7 @@ main(int argc, char **argv)
     LOG(LL_INFO, NULL, "stopping");
 out:
     cerr_free(e);
+    nc_stop(c->nc);
     ipc_stop(c->ipc);
     txn_cc_free(c); /* a pending confirmed commit stays committed */
     while (c->sessions) {

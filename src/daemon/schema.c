@@ -34,7 +34,9 @@
 #include "common/util.h"
 
 /* The standard modules every Chorus schema implements (found in /usr/share/yuma/modules). */
-static const char *const std_modules[] = {"ietf-netconf-with-defaults"};
+static const char *const std_modules[] = {
+    "ietf-netconf",          "ietf-netconf-with-defaults", "ietf-netconf-monitoring",
+    "ietf-netconf-notifications", "notifications",        "nc-notifications"};
 
 /* Search path after the load-path dirs, where they exist. */
 static const char *const std_dirs[] = {"/usr/share/yuma/modules/ietf",
@@ -927,7 +929,10 @@ schema_load(const char *const *dirs, size_t ndirs, struct schema **ret_schema, s
 
     /* 3. standard modules */
     for (size_t i = 0; i < ARRAY_SIZE(std_modules); i++) {
-        const struct lys_module *mod = ly_ctx_load_module(s->ctx, std_modules[i], NULL, NULL);
+        /* every feature of ietf-netconf: the capabilities offered depend on the configuration */
+        static const char *all[] = {"*", NULL};
+        const struct lys_module *mod = ly_ctx_load_module(
+            s->ctx, std_modules[i], NULL, !strcmp(std_modules[i], "ietf-netconf") ? all : NULL);
 
         if (!mod) {
             rc = load_err(&ld, s->ctx, NULL, std_modules[i],

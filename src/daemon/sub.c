@@ -508,6 +508,12 @@ add_swap(struct dbuild *b, struct lyd_node *old, struct lyd_node *n)
 
 static struct sub_txn *st_of(struct txn *t);
 
+const struct lyd_node *
+sub_txn_get_diff(const struct txn *t)
+{
+    return t->st ? t->st->diff : NULL;
+}
+
 bool
 sub_txn_has_diff(const struct txn *t)
 {

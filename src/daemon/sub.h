@@ -95,6 +95,8 @@ bool sub_stage(struct core *c, struct txn *t, enum sub_stage stage, sub_stage_cb
 void sub_txn_cancel(struct core *c, struct txn *t);
 /* Free the per-transaction state (after the commit). */
 void sub_txn_done(struct core *c, struct txn *t);
+/* The diff of @p t (NULL when not built or empty): a libyang diff tree, owned by @p t. */
+const struct lyd_node *sub_txn_get_diff(const struct txn *t);
 /* Whether the diff of @p t has been built. */
 bool sub_txn_has_diff(const struct txn *t);
 /* Build (again) the diff of @p t from its log; call while the log is applied. */

@@ -1307,7 +1307,9 @@ commit_running(struct core *c, struct txn *t)
         }
         c->txid = txid;
         t->txid = txid;
-        if (!t->is_init && sub_count(c, CHORUS_SUB_CONFIG) &&
+        if (!t->is_init &&
+            (sub_count(c, CHORUS_SUB_CONFIG) ||
+             (c->commit_hook_wants && c->commit_hook_wants(c->commit_hook_arg))) &&
             (!t->st || !sub_txn_has_diff(t)) && sub_txn_diff(c, t, &e)) {
             LOG(LL_ERROR, &tag, "no COMMIT events: %s", e && e->msg ? e->msg : "");
             cerr_free(e);
@@ -1352,6 +1354,9 @@ after_notify(struct core *c, struct txn *t, enum chorus_err rc, struct cerr *e)
 {
     (void)rc;
     (void)e; /* subscribers' errors after the point of no return are logged by sub.c */
+    if (t->nfwd && c->commit_hook) {
+        c->commit_hook(c->commit_hook_arg, t);
+    }
     sub_txn_done(c, t);
     release_lock(c, t);
     finish(t, CHORUS_OK, NULL, t->txid);
@@ -1922,7 +1927,10 @@ txn_cancel_commit(struct core *c, struct sess *s, const char *persist_id, txn_do
         cerr_free(e);
         return;
     }
-    cc_revert(c, "cancel-commit", done, arg);
+    /* The answer does not wait for the revert's commit (which may wait for the commit lock and
+     * subscribers): the requester may be gone by then. Without either it is already done. */
+    cc_revert(c, "cancel-commit", NULL, NULL);
+    done(arg, CHORUS_OK, NULL, c->txid);
 }
 
 void
@@ -1974,4 +1982,58 @@ txn_check(struct core *c, struct txn *t, txn_done_cb done, void *arg)
     in->t->cb = internal_done;
     in->t->cb_arg = in;
     prepare_running(c, in->t);
+}
+
+/* ---- trees, for the NETCONF server ---- */
+
+enum chorus_err
+txn_merge(struct core *c, struct txn *t, struct lyd_node *tree, struct cerr **e)
+{
+    enum chorus_err rc = writable(c, t, e);
+
+    if (rc) {
+        lyd_free_all(tree);
+        return rc;
+    }
+    return ed_merge_tree(wed(t), tree, e);
+}
+
+enum chorus_err
+txn_replace(struct core *c, struct txn *t, const char *path, struct lyd_node *content,
+            struct cerr **e)
+{
+    struct dpath dp;
+    enum chorus_err rc = writable(c, t, e);
+
+    if (!rc) {
+        rc = dpath_resolve(c->ctx, path, NULL, &dp, e);
+        if (!rc) {
+            rc = check_kind(t, dp.schema, path, e);
+            if (!rc) {
+                rc = ed_replace(wed(t), &dp, content, e);
+                content = NULL;
+            }
+            dpath_done(&dp);
+        }
+    }
+    lyd_free_tree(content);
+    return rc;
+}
+
+enum chorus_err
+txn_tree(struct core *c, struct txn *t, struct lyd_node **ret_tree, bool *ret_owned,
+         struct cerr **e)
+{
+    struct view v;
+    struct lyd_node *node = NULL;
+    enum chorus_err rc;
+
+    view_of(c, t, &v);
+    rc = view_get(&v, NULL, ret_tree, &node, ret_owned);
+    if (rc == CHORUS_ERR_NOTFOUND) {
+        *ret_tree = NULL;
+        *ret_owned = false;
+        return CHORUS_OK;
+    }
+    return rc ? cerr_add(e, rc, NULL, NULL, "cannot read the datastore") : CHORUS_OK;
 }

@@ -131,7 +131,18 @@ enum chorus_err txn_delete(struct core *c, struct txn *t, const char *path, stru
 enum chorus_err txn_edit(struct core *c, struct txn *t, enum chorus_edit_op op,
                          enum chorus_format fmt, const char *data, size_t len, struct cerr **e);
 
+/* Merge a detached data tree (top-level siblings of the schema, consumed) into the change set. */
+enum chorus_err txn_merge(struct core *c, struct txn *t, struct lyd_node *tree, struct cerr **e);
+/* Replace the node at @p path (it may be missing) by @p content, a detached subtree of the same
+ * schema node (consumed), as NETCONF's "replace" operation. */
+enum chorus_err txn_replace(struct core *c, struct txn *t, const char *path,
+                            struct lyd_node *content, struct cerr **e);
+
 /* ---- reads ---- */
+/* The whole view of @p t as a tree: borrowed (*ret_owned false: do not modify or free; valid
+ * until the next change of the datastore) or a copy (free with lyd_free_all()). */
+enum chorus_err txn_tree(struct core *c, struct txn *t, struct lyd_node **ret_tree,
+                         bool *ret_owned, struct cerr **e);
 /* Text of the subtree at @p path (NULL: all), with its ancestors. */
 enum chorus_err txn_get(struct core *c, struct txn *t, const char *path, enum chorus_format fmt,
                         uint32_t flags, char **ret_text, struct cerr **e);
