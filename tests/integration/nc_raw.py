@@ -178,11 +178,28 @@ def get_config(s, source="running", filt=""):
     return data(s.rpc("<get-config><source><%s/></source>%s</get-config>" % (source, filt)))
 
 
+def wait_notification():
+    """Mode --wait-notification: subscribe, say "subscribed", print the next change's user."""
+    s = Session()
+    NF = "urn:ietf:params:xml:ns:netconf:notification:1.0"
+    NCN = "urn:ietf:params:xml:ns:yang:ietf-netconf-notifications"
+    ok(s.rpc('<create-subscription xmlns="%s"/>' % NF), "create-subscription")
+    print("subscribed", flush=True)
+    n = ET.fromstring(s.read())
+    print("user=%s target=%s" % (n.findtext(".//{%s}username" % NCN),
+                                 n.findtext(".//{%s}target" % NCN)), flush=True)
+
+
 def main():
+    if len(sys.argv) > 3 and sys.argv[3] == "--wait-notification":
+        wait_notification()
+        return
     keeper = Session()
 
     case("hello: capabilities, session-id, base:1.1 chunked framing")
     for c in ("urn:ietf:params:netconf:base:1.1", "urn:ietf:params:netconf:capability:candidate:1.0",
+              "urn:ietf:params:netconf:capability:notification:1.0",
+              "urn:ietf:params:netconf:capability:interleave:1.0",
               "urn:ietf:params:netconf:capability:confirmed-commit:1.1",
               "urn:ietf:params:netconf:capability:writable-running:1.0",
               "urn:ietf:params:netconf:capability:validate:1.1",
@@ -345,6 +362,41 @@ def main():
     error(keeper.rpc('<get-schema xmlns="urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring">'
                      "<identifier>nosuch</identifier></get-schema>"), "invalid-value",
           "get-schema of an unknown module")
+
+    case("notifications: netconf-config-change after every commit, whoever made it")
+    sub = Session()
+    NF = "urn:ietf:params:xml:ns:netconf:notification:1.0"
+    NCN = "urn:ietf:params:xml:ns:yang:ietf-netconf-notifications"
+    ok(sub.rpc('<create-subscription xmlns="%s"/>' % NF), "create-subscription")
+    error(sub.rpc('<create-subscription xmlns="%s"/>' % NF), "operation-failed",
+          "a second subscription", words=("already subscribed",))
+    error(keeper.rpc('<create-subscription xmlns="%s"><stream>nope</stream>'
+                     "</create-subscription>" % NF), "invalid-value", "an unknown stream")
+    ok(edit(keeper, "running", route_xml("0000030")), "edit while subscribed")
+    n = ET.fromstring(sub.read())
+    if n.tag != "{%s}notification" % NF or n.find("{%s}eventTime" % NF) is None:
+        fail("not a notification: %s" % ET.tostring(n).decode()[:300])
+    cc = n.find("{%s}netconf-config-change" % NCN)
+    if cc is None:
+        fail("no netconf-config-change: %s" % ET.tostring(n).decode()[:300])
+    if cc.findtext(".//{%s}session-id" % NCN) != str(keeper.id):
+        fail("changed-by names session %s, not %d" % (cc.findtext(".//{%s}session-id" % NCN),
+                                                      keeper.id))
+    if cc.findtext(".//{%s}username" % NCN) != "netconf":
+        fail("changed-by username: %s" % cc.findtext(".//{%s}username" % NCN))
+    tgt = cc.findtext(".//{%s}edit/{%s}target" % (NCN, NCN))
+    if tgt != "/routes:active-cfg/routes/route[id='0000030']" or \
+            cc.findtext(".//{%s}edit/{%s}operation" % (NCN, NCN)) != "create":
+        fail("edit: %s" % ET.tostring(cc).decode()[:400])
+    # the subscribed session still answers RPCs (interleave)
+    data(sub.rpc("<get-config><source><running/></source></get-config>"))
+    ok(edit(keeper, "running", '<route><id>0000030</id><leaf2>9</leaf2></route>'), "change")
+    n = ET.fromstring(sub.read())
+    op = n.findtext(".//{%s}edit/{%s}operation" % (NCN, NCN))
+    tgt = n.findtext(".//{%s}edit/{%s}target" % (NCN, NCN))
+    if op != "replace" or not tgt.endswith("/leaf2"):
+        fail("a leaf change: %s %s" % (op, tgt))
+    sub.s.close()
 
     case("bad RPCs: unknown operation, missing message-id, malformed XML")
     error(keeper.rpc('<frobnicate xmlns="urn:x"/>'), "operation-not-supported", "unknown rpc")

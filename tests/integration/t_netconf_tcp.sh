@@ -6,7 +6,8 @@
 # copy-config, get, get-schema, kill/close-session, the plain-TCP user header, and bad input
 # (malformed XML, a malformed chunk header, a message over the limit, an unknown RPC, no
 # message-id, an RPC before the hello): each gets an error or closes only its session, and the
-# daemon keeps serving the others.
+# daemon keeps serving the others. Notifications: netconf-config-change after commits made over
+# NETCONF and through chorusctl.
 . "$(dirname "$0")/../lib.sh"
 
 NODE_CONF=$(conf_file nc \
@@ -16,6 +17,20 @@ node_start n0 --addloadpath "$CHORUS_SRC/tests/integration/models"
 timeout 300 /usr/bin/python3 "$CHORUS_SRC/tests/integration/nc_raw.py" "$n0_NCTCP" 65536 \
     >"$T/nc_raw.out" 2>&1 || die "nc_raw.py: $(tail -n 5 "$T/nc_raw.out")"
 grep -q "PASS nc_raw" "$T/nc_raw.out" || die "nc_raw.py did not finish: $(tail -n 3 "$T/nc_raw.out")"
+# a change made through the IPC API (chorusctl) is notified to NETCONF subscribers too
+/usr/bin/python3 "$CHORUS_SRC/tests/integration/nc_raw.py" "$n0_NCTCP" 65536 --wait-notification \
+    >"$T/notif.out" 2>&1 &
+npid=$!
+PIDS+=("$npid")
+for _ in $(seq 1 100); do
+    grep -q subscribed "$T/notif.out" && break
+    sleep 0.05
+done
+ok ctl n0 -u bob set "/routes:active-cfg/routes/route[id='0000001']/leaf3" 33
+wait "$npid" || die "the notification did not come: $(cat "$T/notif.out")"
+pids_forget "$npid"
+grep -q "user=bob target=/routes:active-cfg/routes/route\[id='0000001'\]/leaf3" "$T/notif.out" ||
+    die "notification: $(cat "$T/notif.out")"
 # the sessions were user sessions of the transaction engine
 grep -q "NETCONF session from 127.0.0.1 over TCP" "$T/n0.out" || die "no session log line"
 grep -q "alice" "$T/n0.out" || die "the header's user is not in the log"

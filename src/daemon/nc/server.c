@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libyang/libyang.h>
@@ -48,6 +49,7 @@ struct ncs {
     struct txn *t;   /* the transaction of the RPC in progress */
     struct cerr *pend_err; /* continue-on-error: the errors to answer with after the commit */
     struct getreq *greq;   /* a get waiting for data providers */
+    bool notif;            /* subscribed to the NETCONF stream (create-subscription) */
     struct ev_timer *idle;
     struct ncs *next;
 };
@@ -196,15 +198,15 @@ error_tag(enum chorus_err code)
     }
 }
 
-/* <error-path> with a namespace declaration for each module prefix of @p path. */
+/* <@p elem> holding @p path, with a namespace declaration for each module prefix in it. */
 static void
-put_error_path(struct core *c, struct buf *b, const char *path)
+put_path_elem(struct core *c, struct buf *b, const char *elem, const char *path)
 {
     const char *p = path;
     char seen[8][64];
     int nseen = 0;
 
-    buf_append_str(b, "<error-path");
+    buf_printf(b, "<%s", elem);
     while ((p = strchr(p, '/'))) {
         const char *s = ++p, *colon = s;
         char name[64];
@@ -232,7 +234,7 @@ put_error_path(struct core *c, struct buf *b, const char *path)
     }
     buf_append_str(b, ">");
     xml_esc(b, path, false);
-    buf_append_str(b, "</error-path>");
+    buf_printf(b, "</%s>", elem);
 }
 
 static void
@@ -248,7 +250,7 @@ put_error(struct core *c, struct buf *b, const char *type, const char *tag, cons
         buf_append_str(b, "</error-app-tag>");
     }
     if (path && *path) {
-        put_error_path(c, b, path);
+        put_path_elem(c, b, "error-path", path);
     }
     if (msg && *msg) {
         buf_append_str(b, "<error-message xml:lang=\"en\">");
@@ -1320,6 +1322,117 @@ op_get_schema(struct rq *r)
              id ? id : "", ver && *ver ? "@" : "", ver && *ver ? ver : "");
 }
 
+/* ---- notifications (RFC 5277, RFC 6470) ---- */
+
+static void
+op_create_subscription(struct rq *r)
+{
+    const char *stream = child_value(r->op, "stream");
+
+    if (stream && strcmp(stream, "NETCONF")) {
+        cerr_add(&r->err, CHORUS_ERR_INVAL, NULL, "invalid-value",
+                 "create-subscription: no stream \"%s\" (there is NETCONF)", stream);
+    } else if (child(r->op, "startTime")) {
+        cerr_add(&r->err, CHORUS_ERR_UNSUPPORTED, NULL, "operation-failed",
+                 "create-subscription: replay is not supported (no startTime)");
+    } else if (child(r->op, "filter")) {
+        cerr_add(&r->err, CHORUS_ERR_UNSUPPORTED, NULL, "operation-failed",
+                 "create-subscription: filters are not supported yet");
+    } else if (r->k->notif) {
+        cerr_add(&r->err, CHORUS_ERR_STATE, NULL, "operation-failed",
+                 "create-subscription: this session is already subscribed");
+    } else {
+        r->k->notif = true;
+    }
+}
+
+static bool
+notif_wanted(void *arg)
+{
+    struct nc_server *srv = arg;
+
+    for (struct ncs *k = srv->list; k; k = k->next) {
+        if (k->notif && !k->dead) {
+            return true;
+        }
+    }
+    return false;
+}
+
+#define MAX_EDITS 1000
+
+/* netconf-config-change edits: the nodes of the diff with an operation of their own. */
+static void
+put_edits(struct core *c, struct buf *b, const struct lyd_node *diff)
+{
+    const struct lyd_node *top, *x;
+    size_t n = 0;
+
+    LY_LIST_FOR(diff, top)
+    {
+        LYD_TREE_DFS_BEGIN(top, x)
+        {
+            struct lyd_meta *m = lyd_find_meta(x->meta, NULL, "yang:operation");
+            const char *op = m ? lyd_get_meta_value(m) : NULL;
+
+            if (op && strcmp(op, "none")) {
+                char *p = lyd_path(x, LYD_PATH_STD, NULL, 0);
+
+                if (p && n < MAX_EDITS) {
+                    buf_append_str(b, "<edit>");
+                    put_path_elem(c, b, "target", p);
+                    buf_printf(b, "<operation>%s</operation></edit>", op);
+                }
+                free(p);
+                n++;
+                LYD_TREE_DFS_continue = 1; /* its subtree is part of this edit */
+            }
+            LYD_TREE_DFS_END(top, x);
+        }
+    }
+}
+
+/* After a commit to running: netconf-config-change to the subscribed sessions. */
+static void
+notif_commit(void *arg, struct txn *t)
+{
+    struct nc_server *srv = arg;
+    struct core *c = srv->c;
+    struct buf b = BUF_INIT;
+    char when[40];
+    struct timespec ts;
+    struct tm tm;
+    unsigned char ip[16];
+
+    if (!notif_wanted(srv)) {
+        return;
+    }
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+    buf_printf(&b,
+               "<notification xmlns=\"urn:ietf:params:xml:ns:netconf:notification:1.0\">"
+               "<eventTime>%s.%03ldZ</eventTime><netconf-config-change xmlns=\"urn:ietf:"
+               "params:xml:ns:yang:ietf-netconf-notifications\"><changed-by><username>",
+               when, ts.tv_nsec / 1000000);
+    xml_esc(&b, t->sess->user, false);
+    buf_printf(&b, "</username><session-id>%u</session-id>", t->sess->id);
+    if (t->sess->addr && (inet_pton(AF_INET, t->sess->addr, ip) == 1 ||
+                          inet_pton(AF_INET6, t->sess->addr, ip) == 1)) {
+        buf_printf(&b, "<source-host>%s</source-host>", t->sess->addr);
+    }
+    buf_append_str(&b, "</changed-by><datastore>running</datastore>");
+    put_edits(c, &b, sub_txn_get_diff(t));
+    buf_append_str(&b, "</netconf-config-change></notification>");
+    for (struct ncs *k = srv->list; k; k = k->next) {
+        if (k->notif && !k->dead && !k->closing) {
+            send_msg(k, &b);
+            flush(k);
+        }
+    }
+    buf_free(&b);
+}
+
 /* ---- messages ---- */
 
 /* The attributes of <rpc> copied to <rpc-reply> (RFC 6241 section 4.2). */
@@ -1459,6 +1572,9 @@ handle_rpc(struct ncs *k, const char *msg, size_t len)
     } else if (!strcmp(op->schema->module->name, "ietf-netconf-monitoring") &&
                !strcmp(name, "get-schema")) {
         op_get_schema(&r);
+    } else if (!strcmp(op->schema->module->name, "notifications") &&
+               !strcmp(name, "create-subscription")) {
+        op_create_subscription(&r);
     } else {
         cerr_add(&r.err, CHORUS_ERR_UNSUPPORTED, NULL, "operation-not-supported",
                  "%s:%s is not supported over NETCONF yet", op->schema->module->name, name);
@@ -1575,7 +1691,10 @@ send_hello(struct ncs *k)
                        "</capability><capability>urn:ietf:params:netconf:capability:xpath:1.0"
                        "</capability><capability>urn:ietf:params:netconf:capability:"
                        "with-defaults:1.0?basic-mode=explicit&amp;also-supported=report-all,"
-                       "report-all-tagged,trim</capability>");
+                       "report-all-tagged,trim</capability>"
+                       "<capability>urn:ietf:params:netconf:capability:notification:1.0"
+                       "</capability><capability>urn:ietf:params:netconf:capability:"
+                       "interleave:1.0</capability>");
     while ((m = ly_ctx_get_module_iter(c->ctx, &idx))) {
         uint32_t fi = 0;
         const struct lysp_feature *f = NULL;
@@ -1987,6 +2106,9 @@ nc_start(struct core *c, struct nc_server **ret_srv, struct cerr **e)
             return rc;
         }
     }
+    c->commit_hook = notif_commit;
+    c->commit_hook_wants = notif_wanted;
+    c->commit_hook_arg = srv;
     srv->pw = core_wait_phase(c, 2, phase2, srv, &done);
     if (done) {
         phase2(srv);
@@ -2012,6 +2134,11 @@ nc_stop(struct nc_server *srv)
         core_cancel_wait(srv->c, srv->pw);
     }
     nc_ssh_stop(srv->ssh);
+    if (srv->c->commit_hook_arg == srv) {
+        srv->c->commit_hook = NULL;
+        srv->c->commit_hook_wants = NULL;
+        srv->c->commit_hook_arg = NULL;
+    }
     if (srv->tcp_fd >= 0) {
         if (srv->listening) {
             ev_del(srv->c->ev, srv->tcp_fd);
