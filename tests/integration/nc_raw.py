@@ -398,6 +398,31 @@ def main():
         fail("a leaf change: %s %s" % (op, tgt))
     sub.s.close()
 
+    case("ietf-netconf-monitoring and ietf-yang-library in get")
+    MON = "urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring"
+    YL = "urn:ietf:params:xml:ns:yang:ietf-yang-library"
+    ok(keeper.rpc("<lock><target><candidate/></target></lock>"), "lock candidate")
+    d = data(keeper.rpc('<get><filter type="subtree"><netconf-state xmlns="%s"/></filter></get>'
+                        % MON))
+    ids = [e.findtext("{%s}session-id" % MON) for e in d.iter("{%s}session" % MON)]
+    if str(keeper.id) not in ids:
+        fail("netconf-state/sessions lacks session %d: %s" % (keeper.id, ids))
+    lk = [ds for ds in d.iter("{%s}datastore" % MON) if ds.findtext("{%s}name" % MON) == "candidate"]
+    if not lk or lk[0].findtext(".//{%s}locked-by-session" % MON) != str(keeper.id):
+        fail("netconf-state/datastores does not show the candidate lock")
+    if "routes" not in [e.findtext("{%s}identifier" % MON) for e in d.iter("{%s}schema" % MON)]:
+        fail("netconf-state/schemas lacks routes")
+    if not any("candidate" in (c.text or "") for c in d.iter("{%s}capability" % MON)):
+        fail("netconf-state/capabilities")
+    ok(keeper.rpc("<unlock><target><candidate/></target></unlock>"), "unlock candidate")
+    d = data(keeper.rpc('<get><filter type="xpath" xmlns:yl="%s" select="/yl:yang-library"/>'
+                        "</get>" % YL))
+    names = [e.findtext("{%s}name" % YL) for e in d.iter("{%s}module" % YL)]
+    if "routes" not in names or "ietf-netconf" not in names:
+        fail("yang-library modules: %s" % names)
+    if d.findtext(".//{%s}content-id" % YL) is None:
+        fail("yang-library has no content-id")
+
     case("bad RPCs: unknown operation, missing message-id, malformed XML")
     error(keeper.rpc('<frobnicate xmlns="urn:x"/>'), "operation-not-supported", "unknown rpc")
     error(keeper.rpc("<get-config><source><running/></source></get-config>", attrs=""),

@@ -724,6 +724,150 @@ op_get_config(struct rq *r)
     txn_free(r->c, t);
 }
 
+/* ---- ietf-netconf-monitoring and ietf-yang-library state ---- */
+
+static void capabilities(struct core *c, struct buf *b);
+
+static void
+iso_time(time_t t, char *out, size_t len)
+{
+    struct tm tm;
+
+    gmtime_r(&t, &tm);
+    strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static bool
+is_ip(const char *s)
+{
+    unsigned char ip[16];
+
+    return s && (inet_pton(AF_INET, s, ip) == 1 || inet_pton(AF_INET6, s, ip) == 1);
+}
+
+/* /netconf-state (RFC 6022: capabilities, datastores and their locks, schemas, sessions) and
+ * /yang-library (RFC 8525), as top-level siblings; NULL on failure (logged). */
+static struct lyd_node *
+state_tree(struct nc_server *srv)
+{
+    struct core *c = srv->c;
+    const struct lys_module *mon =
+        ly_ctx_get_module_implemented(c->ctx, "ietf-netconf-monitoring");
+    struct lyd_node *ns = NULL, *x, *list, *yl = NULL;
+    struct buf caps = BUF_INIT;
+    char tm[40], num[16];
+    static const struct {
+        enum chorus_db db;
+        const char *name;
+    } dss[] = {{CHORUS_DB_RUNNING, "running"},
+               {CHORUS_DB_CANDIDATE, "candidate"},
+               {CHORUS_DB_STARTUP, "startup"}};
+    LY_ERR r = LY_SUCCESS;
+
+    if (!mon || lyd_new_inner(NULL, mon, "netconf-state", 0, &ns)) {
+        return NULL;
+    }
+    capabilities(c, &caps);
+    r = lyd_new_inner(ns, NULL, "capabilities", 0, &x);
+    for (const char *p = (const char *)caps.p; !r && caps.p && *p; p += strlen(p) + 1) {
+        r = lyd_new_term(x, NULL, "capability", p, 0, NULL);
+    }
+    buf_free(&caps);
+    if (!r) {
+        r = lyd_new_inner(ns, NULL, "datastores", 0, &list);
+    }
+    for (size_t i = 0; !r && i < sizeof dss / sizeof dss[0]; i++) {
+        struct lyd_node *d, *locks, *gl;
+        const struct sess *h = c->locks[dss[i].db];
+
+        if ((dss[i].db == CHORUS_DB_CANDIDATE && !c->cfg->candidate) ||
+            (dss[i].db == CHORUS_DB_STARTUP && !c->cfg->startup)) {
+            continue;
+        }
+        r = lyd_new_list(list, NULL, "datastore", 0, &d, dss[i].name);
+        if (!r && h) {
+            snprintf(num, sizeof num, "%u", h->id);
+            iso_time(h->lock_time[dss[i].db], tm, sizeof tm);
+            r = lyd_new_inner(d, NULL, "locks", 0, &locks);
+            r = r ? r : lyd_new_inner(locks, NULL, "global-lock", 0, &gl);
+            r = r ? r : lyd_new_term(gl, NULL, "locked-by-session", num, 0, NULL);
+            r = r ? r : lyd_new_term(gl, NULL, "locked-time", tm, 0, NULL);
+        }
+    }
+    if (!r) {
+        r = lyd_new_inner(ns, NULL, "schemas", 0, &list);
+    }
+    for (size_t i = 0; !r && i < c->schema->nmods; i++) {
+        const struct schema_mod *m = &c->schema->mods[i];
+        const struct lys_module *lm;
+        struct lyd_node *s;
+
+        if (!m->file || !m->implemented ||
+            !(lm = ly_ctx_get_module(c->ctx, m->name, m->revision))) {
+            continue;
+        }
+        r = lyd_new_list(list, NULL, "schema", 0, &s, m->name, m->revision ? m->revision : "",
+                         "ietf-netconf-monitoring:yang");
+        r = r ? r : lyd_new_term(s, NULL, "namespace", lm->ns, 0, NULL);
+        r = r ? r : lyd_new_term(s, NULL, "location", "NETCONF", 0, NULL);
+    }
+    if (!r) {
+        r = lyd_new_inner(ns, NULL, "sessions", 0, &list);
+    }
+    for (struct ncs *k = srv->list; !r && k; k = k->next) {
+        struct lyd_node *s;
+
+        if (k->dead || !k->sess) {
+            continue;
+        }
+        snprintf(num, sizeof num, "%u", k->sess->id);
+        iso_time(k->sess->since, tm, sizeof tm);
+        r = lyd_new_list(list, NULL, "session", 0, &s, num);
+        if (!r && !k->tcp) {
+            r = lyd_new_term(s, NULL, "transport", "ietf-netconf-monitoring:netconf-ssh", 0,
+                             NULL);
+        }
+        r = r ? r : lyd_new_term(s, NULL, "username", k->sess->user, 0, NULL);
+        if (!r && is_ip(k->sess->addr)) {
+            r = lyd_new_term(s, NULL, "source-host", k->sess->addr, 0, NULL);
+        }
+        r = r ? r : lyd_new_term(s, NULL, "login-time", tm, 0, NULL);
+    }
+    if (!r && !ly_ctx_get_yanglib_data(c->ctx, &yl, "%s", c->schema->digest_hex)) {
+        r = lyd_merge_siblings(&ns, yl, LYD_MERGE_DESTRUCT);
+    }
+    if (r) {
+        LOGE("NETCONF: cannot build the monitoring state: %s",
+             ly_err_last(c->ctx) ? ly_err_last(c->ctx)->msg : "error");
+        lyd_free_all(ns);
+        return NULL;
+    }
+    return ns;
+}
+
+/* put_data() of the operational datastore with @p extra (consumed) over it. */
+static void
+put_data_extra(struct rq *r, struct txn *t, struct lyd_node *extra)
+{
+    struct ed *x = NULL;
+
+    if (extra) {
+        if (!(x = ed_new(r->c->ctx))) {
+            lyd_free_all(extra);
+            cerr_add(&r->err, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
+            return;
+        }
+        if (ed_merge_tree(x, extra, &r->err)) {
+            ed_free(x);
+            return;
+        }
+    }
+    t->oper_extra = x;
+    put_data(r, t);
+    t->oper_extra = NULL;
+    ed_free(x);
+}
+
 /* A get waiting for the data providers' answers (sub.h). */
 struct getreq {
     struct ncs *k;        /* NULL once the session is gone */
@@ -757,17 +901,13 @@ get_done(void *arg, enum chorus_err rc, struct cerr *e, struct lyd_node *data)
         lyd_free_siblings(data);
         reply_errors(k, e, NULL);
     } else {
-        if (data && (!(extra = ed_new(r.c->ctx)) || ed_merge_tree(extra, data, &r.err))) {
-            if (!extra) {
-                lyd_free_siblings(data);
-            }
+        struct lyd_node *st = state_tree(k->srv);
+
+        if (st && lyd_merge_siblings(&data, st, LYD_MERGE_DESTRUCT)) {
+            lyd_free_all(st);
         }
-        if (!r.err) {
-            t->oper_extra = extra;
-            r.op = q->rpc;
-            put_data(&r, t);
-            t->oper_extra = NULL;
-        }
+        r.op = q->rpc;
+        put_data_extra(&r, t, data);
         if (r.err) {
             reply_errors(k, r.err, NULL);
         } else {
@@ -821,7 +961,7 @@ op_get(struct rq *r)
         lyd_free_all(keep);
         free(q);
     }
-    put_data(r, t);
+    put_data_extra(r, t, state_tree(r->k->srv));
     txn_free(r->c, t);
 }
 
@@ -1656,45 +1796,43 @@ handle_hello(struct ncs *k, const char *msg)
 
 /* ---- sessions ---- */
 
+#define CAP "urn:ietf:params:netconf:capability:"
+
+/* The capabilities of the server, as text (NUL-separated, ending with an empty string). */
 static void
-send_hello(struct ncs *k)
+capabilities(struct core *c, struct buf *b)
 {
-    struct core *c = k->srv->c;
     const struct cfg *cf = c->cfg;
-    struct buf b = BUF_INIT;
     uint32_t idx = 0;
     const struct lys_module *m;
+    static const char *const always[] = {
+        NC_BASE10,
+        NC_BASE11,
+        CAP "rollback-on-error:1.0",
+        CAP "validate:1.0",
+        CAP "validate:1.1",
+        CAP "xpath:1.0",
+        CAP "with-defaults:1.0?basic-mode=explicit&also-supported=report-all,report-all-tagged,"
+            "trim",
+        CAP "notification:1.0",
+        CAP "interleave:1.0"};
 
-    buf_append_str(&b, "<hello xmlns=\"" NC_NS "\"><capabilities>");
-    buf_append_str(&b, "<capability>" NC_BASE10 "</capability><capability>" NC_BASE11
-                       "</capability>");
+    for (size_t i = 0; i < sizeof always / sizeof always[0]; i++) {
+        buf_append(b, always[i], strlen(always[i]) + 1);
+    }
     if (cf->running_access != CFG_RUNNING_VIA_CANDIDATE) {
-        buf_append_str(&b, "<capability>urn:ietf:params:netconf:capability:writable-running:1.0"
-                           "</capability>");
+        buf_append(b, CAP "writable-running:1.0", sizeof CAP "writable-running:1.0");
     }
     if (cf->candidate) {
-        buf_append_str(&b, "<capability>urn:ietf:params:netconf:capability:candidate:1.0"
-                           "</capability>");
+        buf_append(b, CAP "candidate:1.0", sizeof CAP "candidate:1.0");
         if (cf->confirmed_commit) {
-            buf_append_str(&b, "<capability>urn:ietf:params:netconf:capability:confirmed-commit:"
-                               "1.0</capability><capability>urn:ietf:params:netconf:capability:"
-                               "confirmed-commit:1.1</capability>");
+            buf_append(b, CAP "confirmed-commit:1.0", sizeof CAP "confirmed-commit:1.0");
+            buf_append(b, CAP "confirmed-commit:1.1", sizeof CAP "confirmed-commit:1.1");
         }
     }
     if (cf->startup) {
-        buf_append_str(&b, "<capability>urn:ietf:params:netconf:capability:startup:1.0"
-                           "</capability>");
+        buf_append(b, CAP "startup:1.0", sizeof CAP "startup:1.0");
     }
-    buf_append_str(&b, "<capability>urn:ietf:params:netconf:capability:rollback-on-error:1.0"
-                       "</capability><capability>urn:ietf:params:netconf:capability:validate:1.0"
-                       "</capability><capability>urn:ietf:params:netconf:capability:validate:1.1"
-                       "</capability><capability>urn:ietf:params:netconf:capability:xpath:1.0"
-                       "</capability><capability>urn:ietf:params:netconf:capability:"
-                       "with-defaults:1.0?basic-mode=explicit&amp;also-supported=report-all,"
-                       "report-all-tagged,trim</capability>"
-                       "<capability>urn:ietf:params:netconf:capability:notification:1.0"
-                       "</capability><capability>urn:ietf:params:netconf:capability:"
-                       "interleave:1.0</capability>");
     while ((m = ly_ctx_get_module_iter(c->ctx, &idx))) {
         uint32_t fi = 0;
         const struct lysp_feature *f = NULL;
@@ -1703,20 +1841,35 @@ send_hello(struct ncs *k)
         if (!m->implemented) {
             continue;
         }
-        buf_append_str(&b, "<capability>");
-        xml_esc(&b, m->ns, false);
-        buf_printf(&b, "?module=%s", m->name);
+        buf_printf(b, "%s?module=%s", m->ns, m->name);
         if (m->revision) {
-            buf_printf(&b, "&amp;revision=%s", m->revision);
+            buf_printf(b, "&revision=%s", m->revision);
         }
         while (m->parsed && (f = lysp_feature_next(f, m->parsed, &fi))) {
             if (f->flags & LYS_FENABLED) {
-                buf_printf(&b, "%s%s", first ? "&amp;features=" : ",", f->name);
+                buf_printf(b, "%s%s", first ? "&features=" : ",", f->name);
                 first = false;
             }
         }
+        buf_append(b, "", 1);
+    }
+    buf_append(b, "", 1);
+}
+
+static void
+send_hello(struct ncs *k)
+{
+    struct core *c = k->srv->c;
+    struct buf b = BUF_INIT, caps = BUF_INIT;
+
+    capabilities(c, &caps);
+    buf_append_str(&b, "<hello xmlns=\"" NC_NS "\"><capabilities>");
+    for (const char *p = (const char *)caps.p; caps.p && *p; p += strlen(p) + 1) {
+        buf_append_str(&b, "<capability>");
+        xml_esc(&b, p, false);
         buf_append_str(&b, "</capability>");
     }
+    buf_free(&caps);
     buf_printf(&b, "</capabilities><session-id>%u</session-id></hello>", k->sess->id);
     send_msg(k, &b);
     buf_free(&b);
