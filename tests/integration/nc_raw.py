@@ -190,9 +190,30 @@ def wait_notification():
                                  n.findtext(".//{%s}target" % NCN)), flush=True)
 
 
+def app_rpcs():
+    """Mode --rpc: RPCs and actions answered by an application (sub_client serve-rpc)."""
+    s = Session()
+    case("an RPC of another module, answered by its application")
+    r = s.rpc('<ping xmlns="%s"><text>hello</text></ping>' % T)
+    if r.findtext("{%s}echo" % T) != "hello":
+        fail("ping output: %s" % ET.tostring(r).decode()[:300])
+    err = error(s.rpc('<ping xmlns="%s"><text>fail</text></ping>' % T), "invalid-value",
+                "the handler's refusal", path="/chorus-test:ping/text", words=("ping refused",))
+    error(s.rpc('<ping xmlns="%s"/>' % T), "operation-failed", "missing mandatory input")
+    case("an action, answered by its application")
+    r = s.rpc('<action xmlns="urn:ietf:params:xml:ns:yang:1"><box xmlns="%s"><reset/></box>'
+              "</action>" % T)
+    if r.findtext("{%s}was" % T) != "7":
+        fail("action output: %s" % ET.tostring(r).decode()[:300])
+    print("PASS nc_raw --rpc", flush=True)
+
+
 def main():
     if len(sys.argv) > 3 and sys.argv[3] == "--wait-notification":
         wait_notification()
+        return
+    if len(sys.argv) > 3 and sys.argv[3] == "--rpc":
+        app_rpcs()
         return
     keeper = Session()
 

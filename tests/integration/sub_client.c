@@ -1316,6 +1316,36 @@ scen_trans(void)
     app_stop(&l);
 }
 
+/* serve-rpc: the ping RPC and the reset action handlers until SIGTERM (for NETCONF tests). */
+static volatile sig_atomic_t serve_stop;
+
+static void
+on_term(int sig)
+{
+    (void)sig;
+    serve_stop = 1;
+}
+
+static void
+scen_serve_rpc(void)
+{
+    struct app a = {.name = "rpcs", .kind = CHORUS_SUB_RPC, .path = "/chorus-test:ping",
+                    .cb = rpc_cb};
+    struct app b = {.name = "actions", .kind = CHORUS_SUB_RPC, .path = "/chorus-test:box/reset",
+                    .cb = rpc_cb};
+
+    signal(SIGTERM, on_term);
+    app_start(&a);
+    app_start(&b);
+    printf("ready\n");
+    fflush(stdout);
+    while (!serve_stop) {
+        usleep(20000);
+    }
+    app_stop(&a);
+    app_stop(&b);
+}
+
 /* Registrations that cannot be: clear errors, nothing registered. */
 static void
 scen_bad(void)
@@ -1383,6 +1413,8 @@ main(int argc, char **argv)
         scen_lockinfo();
     } else if (!strcmp(scen, "trans")) {
         scen_trans();
+    } else if (!strcmp(scen, "serve-rpc")) {
+        scen_serve_rpc();
     } else if (!strcmp(scen, "bad")) {
         scen_bad();
     } else {

@@ -31,6 +31,19 @@ wait "$npid" || die "the notification did not come: $(cat "$T/notif.out")"
 pids_forget "$npid"
 grep -q "user=bob target=/routes:active-cfg/routes/route\[id='0000001'\]/leaf3" "$T/notif.out" ||
     die "notification: $(cat "$T/notif.out")"
+# RPCs and actions of other modules reach the application registered for them
+"$CHORUS_BUILD/tests/sub_client" "$n0_PORT" serve-rpc >"$T/serve.out" 2>&1 &
+spid=$!
+PIDS+=("$spid")
+for _ in $(seq 1 200); do
+    grep -q ready "$T/serve.out" && break
+    sleep 0.05
+done
+timeout 120 /usr/bin/python3 "$CHORUS_SRC/tests/integration/nc_raw.py" "$n0_NCTCP" 65536 --rpc \
+    >"$T/nc_rpc.out" 2>&1 || die "nc_raw.py --rpc: $(tail -n 5 "$T/nc_rpc.out")"
+kill -TERM "$spid"
+wait "$spid" || die "sub_client serve-rpc: $(cat "$T/serve.out")"
+pids_forget "$spid"
 # the sessions were user sessions of the transaction engine
 grep -q "NETCONF session from 127.0.0.1 over TCP" "$T/n0.out" || die "no session log line"
 grep -q "alice" "$T/n0.out" || die "the header's user is not in the log"

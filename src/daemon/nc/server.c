@@ -49,6 +49,7 @@ struct ncs {
     struct txn *t;   /* the transaction of the RPC in progress */
     struct cerr *pend_err; /* continue-on-error: the errors to answer with after the commit */
     struct getreq *greq;   /* a get waiting for data providers */
+    struct rpcreq *rreq;   /* an RPC waiting for its application handler */
     bool notif;            /* subscribed to the NETCONF stream (create-subscription) */
     struct ev_timer *idle;
     struct ncs *next;
@@ -1462,6 +1463,89 @@ op_get_schema(struct rq *r)
              id ? id : "", ver && *ver ? "@" : "", ver && *ver ? ver : "");
 }
 
+/* ---- RPCs and actions of other modules: the applications' handlers (sub.h) ---- */
+
+struct rpcreq {
+    struct ncs *k; /* NULL once the session is gone */
+};
+
+static void
+app_rpc_done(void *arg, enum chorus_err rc, struct cerr *e, const char *data, size_t len)
+{
+    struct rpcreq *q = arg;
+    struct ncs *k = q->k;
+    struct core *c;
+    struct cerr *err = NULL;
+    struct lyd_node *tree = NULL, *op = NULL;
+    struct ly_in *in = NULL;
+    struct buf b = BUF_INIT;
+
+    free(q);
+    if (!k) {
+        return;
+    }
+    k->rreq = NULL;
+    c = k->srv->c;
+    if (!rc && data && len) {
+        if (ly_in_new_memory(data, &in) ||
+            lyd_parse_op(c->ctx, NULL, in, LYD_JSON, LYD_TYPE_REPLY_YANG, &tree, &op) || !op) {
+            rc = lyu_err(&err, c->ctx, CHORUS_ERR_INTERNAL, NULL);
+            cerr_prefix(err, "the handler's output does not parse");
+        } else if (lyd_validate_op(tree, c->running, LYD_TYPE_REPLY_YANG, NULL)) {
+            rc = lyu_err(&err, c->ctx, CHORUS_ERR_INTERNAL, NULL);
+            cerr_prefix(err, "the handler's output is not valid");
+        }
+        ly_in_free(in, 0);
+    }
+    if (rc) {
+        reply_errors(k, err ? err : e, NULL);
+    } else if (!op || !lyd_child(op)) {
+        reply_ok(k);
+    } else {
+        char *text = NULL;
+
+        reply_begin(k, &b);
+        if (!lyd_print_mem(&text, lyd_child(op), LYD_XML, LYD_PRINT_WITHSIBLINGS) && text) {
+            buf_append_str(&b, text);
+        }
+        free(text);
+        reply_end(k, &b);
+    }
+    lyd_free_all(tree);
+    cerr_free(err);
+    resume(k);
+}
+
+static void
+op_app_rpc(struct rq *r)
+{
+    struct rpcreq *q;
+    struct lyd_node *top = r->op;
+
+    while (lyd_parent(top)) {
+        top = lyd_parent(top);
+    }
+    core_running(r->c, NULL);
+    if (lyd_validate_op(top, r->c->running, LYD_TYPE_RPC_YANG, NULL)) {
+        lyu_err(&r->err, r->c->ctx, CHORUS_ERR_VALIDATION, NULL);
+        cerr_prefix(r->err, "invalid input");
+        return;
+    }
+    q = calloc(1, sizeof *q);
+    if (!q) {
+        cerr_add(&r->err, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
+        return;
+    }
+    q->k = r->k;
+    if (sub_rpc(r->c, r->k->sess, r->op, app_rpc_done, q, &r->err)) {
+        free(q);
+        return;
+    }
+    r->k->rreq = q;
+    r->k->busy = true;
+    r->pending = true;
+}
+
 /* ---- notifications (RFC 5277, RFC 6470) ---- */
 
 static void
@@ -1716,8 +1800,20 @@ handle_rpc(struct ncs *k, const char *msg, size_t len)
                !strcmp(name, "create-subscription")) {
         op_create_subscription(&r);
     } else {
-        cerr_add(&r.err, CHORUS_ERR_UNSUPPORTED, NULL, "operation-not-supported",
-                 "%s:%s is not supported over NETCONF yet", op->schema->module->name, name);
+        /* an RPC or action of another module: its application handler answers */
+        struct lyd_node *opn = op;
+
+        /* the operation itself (an action is inside its parents) */
+        while (opn && !(opn->schema->nodetype & (LYS_RPC | LYS_ACTION))) {
+            opn = lyd_child(opn);
+            while (opn && opn->schema && lysc_is_key(opn->schema)) {
+                opn = opn->next;
+            }
+        }
+        if (opn && r.op != opn) {
+            r.op = opn;
+        }
+        op_app_rpc(&r);
     }
     if (!r.pending) {
         if (r.err) {
@@ -2044,6 +2140,10 @@ ncs_close(struct ncs *k)
     if (k->greq) {
         k->greq->k = NULL; /* freed when the providers have answered */
         k->greq = NULL;
+    }
+    if (k->rreq) {
+        k->rreq->k = NULL; /* freed when the handler has answered */
+        k->rreq = NULL;
     }
     cerr_free(k->pend_err);
     k->pend_err = NULL;
