@@ -536,6 +536,127 @@ if vals("sub0_commits_per_s"):
             "" if first else cell(vals(key + "_subcpu_us"))))
     w("")
 
+# 9. NETCONF
+NCS = META.get("nc_sizes", "").split()
+NCB = META.get("nc_big", "?")
+if any(vals("nc_edit_wall_ms@" + L) for L in NCS) or vals("nc_rtt_empty_p50_us"):
+    w("## 9. NETCONF (`bench/ncbench.c`)")
+    w("")
+    w("chorusd's own NETCONF server (docs/netconf.md) driven by `bench_nc`: one session per "
+      "workload on 127.0.0.1, over plain TCP (`TCP_NODELAY`) unless the table says SSH, "
+      "hello with base:1.1 then chunked framing, each request framed in one buffer and "
+      "written with one call, every reply checked (`<ok/>` or `<data>`; an `<rpc-error>` fails "
+      "the run). *Wall* is the time the client sees from the "
+      "request's write to the last byte of its reply (connect and hello excluded). *Server CPU* "
+      "is chorusd's user + system time over the whole `bench_nc` run (hello and close-session "
+      "included; 10 ms ticks). *Peak RSS* is chorusd's VmHWM after the workload. Routes are "
+      "those of gen-routes.py: the edit-config of K routes carries inside `<config>` exactly the "
+      "file the floor parses, and the floor runs just before it in the same repetition.")
+    w("")
+if any(vals("nc_edit_wall_ms@" + L) for L in NCS):
+    w("**Edit-config of K routes in one transaction** (default-operation merge, into running "
+      "of an empty database), then **get-config of them all** (subtree filter `<active-cfg/>`) "
+      "and **delete of them all** (`nc:operation=\"delete\"` on `/active-cfg/routes`), one "
+      "after the other on a chorusd started for this K alone, so that its peak RSS is this K's.")
+    w("")
+    w("| figure | " + " | ".join(NCS) + " |")
+    w("|---|" + "---|" * len(NCS))
+
+    def ncrow(title, cells):
+        w("| %s | %s |" % (title, " | ".join(cells)))
+
+    def per(key, sc=1.0, unit=""):
+        return [cell(vals(key + "@" + L), sc, unit) for L in NCS]
+
+    ncrow("edit-config request", per("nc_edit_request_bytes", 1 / 2**20, " MiB"))
+    ncrow("edit-config: wall time (client), ms", per("nc_edit_wall_ms"))
+    ncrow("edit-config: server CPU, ms", per("nc_edit_cpu_ms"))
+    ncrow("floor: libyang XML parse + validate of the same routes, ms",
+          per("nc_floor_xml_parse_ms"))
+    ncrow("**edit-config wall / floor**", [cell(ratio_vals("nc_edit_wall_ms@" + L,
+                                                           "nc_floor_xml_parse_ms@" + L), unit="×")
+                                           for L in NCS])
+    if any(vals("load_ms@" + L) for L in NCS):
+        ncrow("`chorusctl load` of the same routes over the IPC API (section 2), ms",
+              per("load_ms"))
+        ncrow("edit-config wall / `chorusctl load` wall",
+              [cell(ratio_vals("nc_edit_wall_ms@" + L, "load_ms@" + L), unit="×") for L in NCS])
+    ncrow("RSS of chorusd before the edit (idle, empty), MiB", per("nc_idle_rss_kb", 1 / 1024))
+    ncrow("peak RSS of chorusd after the edit, MiB", per("nc_edit_hwm_kb", 1 / 1024))
+    ncrow("floor: RSS of one libyang tree of the routes, MiB",
+          per("nc_floor_tree_rss_kb", 1 / 1024))
+    ncrow("get-config of all routes: wall time (client), ms", per("nc_getall_wall_ms"))
+    ncrow("get-config: server CPU, ms", per("nc_getall_cpu_ms"))
+    ncrow("get-config: reply size", per("nc_getall_reply_bytes", 1 / 2**20, " MiB"))
+    ncrow("peak RSS of chorusd after the get-config, MiB", per("nc_getall_hwm_kb", 1 / 1024))
+    ncrow("delete of all routes: wall time (client), ms", per("nc_delete_wall_ms"))
+    ncrow("delete: server CPU, ms", per("nc_delete_cpu_ms"))
+    ncrow("peak RSS of chorusd after the delete, MiB", per("nc_delete_hwm_kb", 1 / 1024))
+    w("")
+NCRUNS = (("nc_rtt_empty", "get-config of one route (round trip)", "empty", "TCP"),
+          ("nc_rtt_big", "get-config of one route (round trip)", NCB + " routes", "TCP"),
+          ("nc_ssh_rtt_big", "get-config of one route (round trip)", NCB + " routes", "SSH"),
+          ("nc_seq_empty", "edit-config of one new route, one after the other", "empty", "TCP"),
+          ("nc_seq_big", "edit-config of one new route, one after the other", NCB + " routes",
+           "TCP"),
+          ("nc_ssh_seq_big", "edit-config of one new route, one after the other",
+           NCB + " routes", "SSH"))
+if vals("nc_rtt_empty_p50_us") or vals("nc_seq_empty_p50_us"):
+    w("**Round trips and sequential edits**, one session each: %s get-configs with a subtree "
+      "filter selecting route 0000001 (after 200 not counted; on the empty database that route "
+      "does not exist and `<data>` comes back empty, on the other it holds the one route), and "
+      "%s edit-configs each merging one new route with its four leaves, each its own "
+      "transaction and commit to running (after 20 not counted; *rate* = counted edits / their "
+      "wall time). The empty database starts empty; the other is loaded with %s routes by "
+      "`chorusctl load` first.%s" % (
+          META.get("rttn"), META.get("nc_seq"), NCB,
+          "" if vals("nc_ssh_rtt_big_p50_us") else
+          " chorusd served no NETCONF over SSH in this run: the SSH rows are empty."))
+    w("")
+    w("| workload | database | transport | p50, µs | p99, µs | mean, µs | rate, /s "
+      "| server CPU per request, µs | peak RSS of chorusd after it, MiB |")
+    w("|---|---|---|---|---|---|---|---|---|")
+    for key, what, db, tr in NCRUNS:
+        if not vals(key + "_p50_us"):
+            continue
+        w("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            what, db, tr, cell(vals(key + "_p50_us")), cell(vals(key + "_p99_us")),
+            cell(vals(key + "_mean_us")), cell(vals(key + "_commits_per_s")),
+            cell(vals(key + "_cpu_us")), cell(vals(key + "_hwm_kb"), 1 / 1024)))
+    w("| round trip: %s routes / empty, p50 | | | %s | %s | | | | |" % (
+        NCB, cell(ratio_vals("nc_rtt_big_p50_us", "nc_rtt_empty_p50_us"), unit="×"),
+        cell(ratio_vals("nc_rtt_big_p99_us", "nc_rtt_empty_p99_us"), unit="×")))
+    w("| sequential edits: %s routes / empty | | | %s | %s | | %s | | |" % (
+        NCB, cell(ratio_vals("nc_seq_big_p50_us", "nc_seq_empty_p50_us"), unit="×"),
+        cell(ratio_vals("nc_seq_big_p99_us", "nc_seq_empty_p99_us"), unit="×"),
+        cell(ratio_vals("nc_seq_big_commits_per_s", "nc_seq_empty_commits_per_s"), unit="×")))
+    if vals("nc_ssh_rtt_big_p50_us"):
+        w("| SSH / TCP, round trip | | | %s | %s | | | %s | |" % (
+            cell(ratio_vals("nc_ssh_rtt_big_p50_us", "nc_rtt_big_p50_us"), unit="×"),
+            cell(ratio_vals("nc_ssh_rtt_big_p99_us", "nc_rtt_big_p99_us"), unit="×"),
+            cell(ratio_vals("nc_ssh_rtt_big_cpu_us", "nc_rtt_big_cpu_us"), unit="×")))
+    w("")
+    cmp = []
+    if vals("cr1_p50_us") and vals("nc_seq_empty_p50_us"):
+        cmp.append("a one-route create through libchorus (section 4, 1 client, 1k routes) has p50 "
+                   "%s µs and %s commits/s; the NETCONF one-route edit-config on the empty "
+                   "database has %s its p50" % (
+                       cell(vals("cr1_p50_us")), cell(vals("cr1_commits_per_s")),
+                       cell(ratio_vals("nc_seq_empty_p50_us", "cr1_p50_us"), unit="×")))
+    if vals("rtt_tcp_p50_us") and vals("nc_rtt_empty_p50_us"):
+        cmp.append("the round trip of `chorus_txid()` over TCP (section 7) has p50 %s µs; the "
+                   "NETCONF get-config round trip on the empty database is %s that" % (
+                       cell(vals("rtt_tcp_p50_us")),
+                       cell(ratio_vals("nc_rtt_empty_p50_us", "rtt_tcp_p50_us"), unit="×")))
+    if vals("nc_ssh_rtt_big_connect_ms"):
+        cmp.append("connect + hello takes %s ms over TCP and %s ms over SSH (key exchange and "
+                   "password authentication included)" % (
+                       cell(vals("nc_rtt_big_connect_ms")),
+                       cell(vals("nc_ssh_rtt_big_connect_ms"))))
+    if cmp:
+        w("For comparison, within the same repetitions: " + "; ".join(cmp) + ".")
+        w("")
+
 # where the time goes
 w("## Where the time goes")
 w("")

@@ -23,6 +23,13 @@
 #             (b) a snapshot with its LYB cache, (c) the snapshot without the cache; and, as
 #             a comparison, (b) with chorusd's heap on 4 KiB pages (CHORUS_HUGEPAGES=0; by
 #             default chorusd runs its heap on transparent huge pages)
+#   netconf   bench_nc (NETCONF over plain TCP, chorusd's own server): one edit-config of K
+#             routes into an empty database, next to the floor's XML parse + validate of the
+#             same routes, then a get-config of them all and a delete of them all (a fresh
+#             daemon per K: its VmHWM is that K's); round trips of a one-route get-config and
+#             sequential one-route edit-configs on an empty database and on one holding
+#             NCBIG routes (the same over SSH when chorusd serves it); wall time seen by the
+#             client, server CPU and peak RSS of chorusd per workload
 #   profile   one more load, small commits and restarts at debug log level (stage timings),
 #             under `perf record` when perf works here, and small commits under `strace -c`
 #
@@ -51,6 +58,7 @@ FLOOR=$BUILD/bench/bench_floor
 COMMITS=$BUILD/bench/bench_commits
 RTT=$BUILD/bench/bench_rtt
 SUBS=$BUILD/bench/bench_subs
+NCB=$BUILD/bench/bench_nc
 ROUTES=$ROOT/examples/routes
 CONF_EXAMPLE=$ROUTES/chorusd.conf
 OUT=${BENCH_OUT:-$ROOT/docs/benchmarks.md}
@@ -58,7 +66,7 @@ mkdir -p "$(dirname "$OUT")" || exit 2
 QUICK=${BENCH_QUICK:-0}
 [ "$QUICK" = 0 ] && QUICK=""
 
-for b in "$CHORUSD" "$CHORUSCTL" "$FLOOR" "$COMMITS" "$RTT" "$SUBS"; do
+for b in "$CHORUSD" "$CHORUSCTL" "$FLOOR" "$COMMITS" "$RTT" "$SUBS" "$NCB"; do
     [ -x "$b" ] || {
         echo "bench: $b is missing; build first (make bench does)" >&2
         exit 2
@@ -74,12 +82,18 @@ if [ -n "$QUICK" ]; then
     NCOMMITS=1000 # per commit run
     LATN=300      # per latency run
     RTTN=10000    # calls per round-trip run
+    NCSIZES=(100 1000 10000) # routes per NETCONF edit-config
+    NCBIG=10000              # routes of the bigger database of the NETCONF round trips
+    NCSEQ=300                # sequential NETCONF edit-configs per run
 else
     SIZES=(100000 1000000)
     REPS=${BENCH_REPS:-3}
     NCOMMITS=2000
     LATN=500
     RTTN=20000
+    NCSIZES=(100 1000 10000 100000)
+    NCBIG=100000
+    NCSEQ=1000
 fi
 BIG=${SIZES[-1]}
 THR_DEFAULT=67108864 # database/compact-threshold default (yang/chorus-config.yang)
@@ -92,7 +106,7 @@ META=$T/meta.txt
 PROF=$T/profile
 mkdir -p "$PROF"
 : >"$RES"
-declare -A D_PID D_PORT D_DIR
+declare -A D_PID D_PORT D_DIR D_NCTCP D_NCSSH
 PIDS=()
 
 cleanup() {
@@ -146,6 +160,7 @@ now_us() {
 label() {
     case $1 in
     1000) echo 1k ;;
+    10000) echo 10k ;;
     100000) echo 100k ;;
     1000000) echo 1M ;;
     *) echo "$1" ;;
@@ -197,7 +212,8 @@ wait_ready() {
 }
 
 # d_start NAME CONF DIR [WRAPPER...]: start chorusd (foreground, in the background) and wait
-# until it answers; sets D_PID/D_PORT/D_DIR[NAME] and READY_MS (exec to answer).
+# until it answers; sets D_PID/D_PORT/D_DIR[NAME], its NETCONF ports D_NCTCP/D_NCSSH[NAME]
+# and READY_MS (exec to answer).
 d_start() {
     local name=$1 conf=$2 dir=$3 try port p2 p3 pid t0
     shift 3
@@ -213,11 +229,13 @@ d_start() {
         if wait_ready "$port" "$pid" 900; then
             READY_MS=$((($(now_us) - t0) / 1000))
             D_PID[$name]=$pid D_PORT[$name]=$port D_DIR[$name]=$dir
+            D_NCSSH[$name]=$p2 D_NCTCP[$name]=$p3
             return 0
         fi
         kill -9 "$pid" 2>/dev/null
         wait "$pid" 2>/dev/null
-        grep -q "cannot open the IPC port" "$T/$name.out" || break
+        # a port taken meanwhile by someone else: try other ones
+        grep -qE "cannot open the IPC port|cannot listen" "$T/$name.out" || break
     done
     die "chorusd $name did not start: $(tail -n 5 "$T/$name.out")"
 }
@@ -428,8 +446,105 @@ floor_run() { # REP SIZE
     rm -f "$T/r$L.lyb"
 }
 
+# nc_run REP KEY SUFFIX NAME ARGS...: bench_nc ARGS against daemon NAME; records the figures
+# of its line as KEY_FIELD SUFFIX, the server CPU (KEY_cpu_ms SUFFIX; per request for round
+# trips and sequential edits: KEY_cpu_us SUFFIX) and chorusd's VmHWM after it (KEY_hwm_kb
+# SUFFIX); the line is left in NC_LINE.
+nc_run() {
+    local rep=$1 key=$2 sfx=$3 name=$4 pid c0 c1 kv n=""
+    shift 4
+    pid=${D_PID[$name]}
+    c0=$(cpu_ms "$pid")
+    NC_LINE=$("$NCB" "$@") || die "bench_nc $key$sfx failed (bench_nc $*)"
+    c1=$(cpu_ms "$pid")
+    for kv in $NC_LINE; do
+        case ${kv%%=*} in
+        wall_ms | p50_us | p99_us | mean_us | min_us | max_us | commits_per_s | request_bytes | \
+            reply_bytes | connect_ms)
+            rec "${key}_${kv%%=*}$sfx" "$rep" "${kv#*=}"
+            ;;
+        n | commits) n=${kv#*=} ;;
+        esac
+    done
+    rec "${key}_cpu_ms$sfx" "$rep" $((c1 - c0))
+    [ "$n" ] && rec "${key}_cpu_us$sfx" "$rep" $(((c1 - c0) * 1000 / n))
+    rec "${key}_hwm_kb$sfx" "$rep" "$(status_kb VmHWM "$pid")"
+}
+
+# nc_routes NAME N: the running datastore of daemon NAME holds exactly N routes (bench_nc
+# getall checks the count)
+nc_routes() {
+    "$NCB" -t "127.0.0.1:${D_NCTCP[$1]}" -k "$2" getall >/dev/null || die "running of $1 does not hold $2 routes"
+}
+
+# nc_section REP: the NETCONF figures of one repetition (see the header)
+nc_section() {
+    local rep=$1 n L line kv ssh=() base tcp v
+    v=$((3000000 + rep * 10000)) # leaf values of the sequential edits
+    for n in "${NCSIZES[@]}"; do
+        L=$(label "$n")
+        say "rep $rep: netconf: edit-config of $L routes, get-config of them all, delete"
+        line=$("$FLOOR" tree "$ROUTES" "$T/r$L.xml") || die "bench_floor on $L failed"
+        for kv in $line; do
+            case ${kv%%=*} in
+            xml_parse_ms | tree_rss_kb) rec "nc_floor_${kv%%=*}@$L" "$rep" "${kv#*=}" ;;
+            esac
+        done
+        rm -rf "$T/nc-$L"
+        d_start nc "$CONF_EXAMPLE" "$T/nc-$L"
+        tcp=127.0.0.1:${D_NCTCP[nc]}
+        rec "nc_idle_rss_kb@$L" "$rep" "$(status_kb VmRSS "${D_PID[nc]}")"
+        nc_run "$rep" nc_edit "@$L" nc -t "$tcp" -k "$n" -b 1 edit
+        nc_run "$rep" nc_getall "@$L" nc -t "$tcp" -k "$n" getall
+        nc_run "$rep" nc_delete "@$L" nc -t "$tcp" delete
+        nc_routes nc 0
+        d_stop nc
+        rm -rf "$T/nc-$L"
+    done
+
+    say "rep $rep: netconf: round trips and sequential edit-configs, empty database"
+    rm -rf "$T/nc-empty"
+    d_start nc "$CONF_EXAMPLE" "$T/nc-empty"
+    tcp=127.0.0.1:${D_NCTCP[nc]}
+    nc_run "$rep" nc_rtt_empty "" nc -t "$tcp" -n "$RTTN" -W 200 -b 1 rtt
+    [[ $NC_LINE == *" routes=0 "* ]] || die "bench_nc rtt on the empty database: $NC_LINE"
+    nc_run "$rep" nc_seq_empty "" nc -t "$tcp" -n "$NCSEQ" -W 20 -b 1 \
+        -v "$v" -o "$T/lat-ncseq-empty-$rep" seq
+    nc_routes nc $((NCSEQ + 20))
+    d_stop nc
+    rm -rf "$T/nc-empty"
+
+    say "rep $rep: netconf: round trips and sequential edit-configs, $NCBL routes"
+    rm -rf "$T/nc-big"
+    d_start nc "$CONF_EXAMPLE" "$T/nc-big"
+    tcp=127.0.0.1:${D_NCTCP[nc]}
+    ctl nc load "$T/r$NCBL.xml" >/dev/null || die "load of $NCBL failed"
+    rec "nc_big_hwm_kb" "$rep" "$(status_kb VmHWM "${D_PID[nc]}")"
+    nc_run "$rep" nc_rtt_big "" nc -t "$tcp" -n "$RTTN" -W 200 -b 1 rtt
+    [[ $NC_LINE == *" routes=1 "* ]] || die "bench_nc rtt on $NCBL routes: $NC_LINE"
+    base=$((NCBIG + 1))
+    nc_run "$rep" nc_seq_big "" nc -t "$tcp" -n "$NCSEQ" -W 20 -b "$base" \
+        -v "$v" -o "$T/lat-ncseq-big-$rep" seq
+    base=$((base + NCSEQ + 20))
+    # the same over SSH when chorusd serves it (user admin of the example configuration)
+    if grep -q "NETCONF over SSH on" "$T/nc-big/chorusd.log" 2>/dev/null; then
+        ssh=(-s "127.0.0.1:${D_NCSSH[nc]}" -u admin -P admin)
+        say "rep $rep: netconf: the same over SSH"
+        nc_run "$rep" nc_ssh_rtt_big "" nc "${ssh[@]}" -n "$RTTN" -W 200 -b 1 rtt
+        nc_run "$rep" nc_ssh_seq_big "" nc "${ssh[@]}" -n "$NCSEQ" -W 20 -b "$base" \
+            -v "$v" -o "$T/lat-ncseq-ssh-$rep" seq
+        base=$((base + NCSEQ + 20))
+    else
+        say "chorusd serves no NETCONF over SSH: the SSH figures are left out"
+    fi
+    nc_routes nc $((base - 1))
+    d_stop nc
+    rm -rf "$T/nc-big"
+}
+
 CLK_TCK=$(getconf CLK_TCK)
 BL=$(label "$BIG")
+NCBL=$(label "$NCBIG")
 
 # ---- the machine ----
 {
@@ -450,12 +565,16 @@ BL=$(label "$BIG")
     echo "big=$BL"
     echo "sizes=$(for s in "${SIZES[@]}"; do printf '%s ' "$(label "$s")"; done)"
     echo "thr_small=$THR_SMALL"
+    echo "nc_sizes=$(for s in "${NCSIZES[@]}"; do printf '%s ' "$(label "$s")"; done)"
+    echo "nc_big=$NCBL"
+    echo "nc_seq=$NCSEQ"
 } >"$META"
 T_BEGIN=$(now_us)
 
 # ---- inputs and configurations ----
 say "bench: $(label "$BIG") routes, $REPS repetitions, in $T"
-for n in 1000 "${SIZES[@]}"; do
+for n in 1000 "${SIZES[@]}" "${NCSIZES[@]}" "$NCBIG"; do
+    [ -f "$T/r$(label "$n").xml" ] && continue
     /usr/bin/python3 "$ROUTES/gen-routes.py" "$n" >"$T/r$(label "$n").xml" || die "gen-routes failed"
 done
 make_conf "$T/nocompact.conf" 1000000000000 info
@@ -531,6 +650,7 @@ for rep in $(seq 1 "$REPS"); do
     restart_run "$rep" b "$T/rst-b" "$T/small.conf"
     restart_run "$rep" c "$T/rst-c" "$T/small.conf"
     restart_run "$rep" b4k "$T/rst-b" "$T/small.conf" env CHORUS_HUGEPAGES=0
+    nc_section "$rep"
 done
 
 # ---- where the time goes: stage timings at debug level, perf, strace ----

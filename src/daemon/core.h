@@ -2,7 +2,10 @@
 /*
  * The daemon's state: schema, datastores, journal, sessions, transactions, the commit lock
  * and the start phase. One instance, owned by main.c, reached by every module through a
- * pointer (no globals), and touched only from the event loop (ev.h): single-threaded.
+ * pointer (no globals), and touched only from the event loop (ev.h): single-threaded. (The one
+ * other thread, the SSH transport of nc/ssh.c, never touches it: it hands sockets and log lines
+ * to the loop through a queue. The snapshot child forked by jnl.c uses libyang, zlib and
+ * malloc only, and inherits the relay sockets until it exits.)
  *
  * Running and the change in flight: while a transaction is prepared (it holds the commit lock
  * and its change is applied to running in place, through its mutation log), the tree can be

@@ -208,7 +208,34 @@ def app_rpcs():
     print("PASS nc_raw --rpc", flush=True)
 
 
+def big_edit(k):
+    """Mode --big K: one edit-config of K routes, read back whole, then deleted in one edit."""
+    global CASE
+    s = Session()
+    s.s.settimeout(600)  # the sanitizer build is several times slower
+    case("edit-config of %d routes in one transaction" % k)
+    body = "".join(route_xml("%07d" % (i + 1), i % 1000) for i in range(k))
+    t0 = time.time()
+    ok(edit(s, "running", body), "big edit")
+    t1 = time.time()
+    got = routes(get_config(s))
+    t2 = time.time()
+    if len(got) != k or got[0] != "0000001" or got[-1] != "%07d" % k:
+        fail("read back %d routes (%s..%s)" % (len(got), got[:1], got[-1:]))
+    case("delete of all %d routes in one edit-config" % k)
+    ok(s.rpc('<edit-config><target><running/></target><config><active-cfg xmlns="%s" '
+             'xmlns:nc="%s"><routes nc:operation="delete"/></active-cfg></config></edit-config>'
+             % (R, NC)), "delete all")
+    if routes(get_config(s)):
+        fail("routes left after the delete")
+    print("edit %.2f s, get-config %.2f s" % (t1 - t0, t2 - t1), flush=True)
+    print("PASS nc_raw --big", flush=True)
+
+
 def main():
+    if len(sys.argv) > 3 and sys.argv[3] == "--big":
+        big_edit(int(sys.argv[4]))
+        return
     if len(sys.argv) > 3 and sys.argv[3] == "--wait-notification":
         wait_notification()
         return

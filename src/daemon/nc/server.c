@@ -95,6 +95,48 @@ xml_esc(struct buf *b, const char *s, bool attr)
 
 /* ---- output ---- */
 
+static ssize_t
+buf_write_clb(void *arg, const void *p, size_t len)
+{
+    struct buf *b = arg;
+
+    buf_append(b, p, len);
+    return buf_ok(b) ? (ssize_t)len : -1;
+}
+
+/* Append @p tree and its siblings as XML to @p b (printed straight into it: libyang's memory
+ * printer grows its buffer in small steps, quadratic for large trees without an in-place
+ * realloc). Returns 0 or -1. */
+static int
+print_xml(struct buf *b, const struct lyd_node *tree, uint32_t opts)
+{
+    struct ly_out *out = NULL;
+    LY_ERR r;
+
+    if (!tree) {
+        return 0;
+    }
+    if (ly_out_new_clb(buf_write_clb, b, &out)) {
+        return -1;
+    }
+    r = lyd_print_all(out, tree, LYD_XML, opts & ~(uint32_t)LYD_PRINT_WITHSIBLINGS);
+    ly_out_free(out, NULL, 0);
+    return r || !buf_ok(b) ? -1 : 0;
+}
+
+/* The same as a malloc'd string ("" for no tree); NULL when out of memory. */
+static char *
+xml_string(const struct lyd_node *tree, uint32_t opts)
+{
+    struct buf b = BUF_INIT;
+
+    if (print_xml(&b, tree, opts) || (buf_append(&b, "", 1), !buf_ok(&b))) {
+        buf_free(&b);
+        return NULL;
+    }
+    return (char *)b.p; /* NUL-terminated: owned by the caller */
+}
+
 static void
 flush(struct ncs *k)
 {
@@ -687,22 +729,17 @@ put_data(struct rq *r, struct txn *t)
 {
     struct lyd_node *tree = NULL, *res = NULL;
     bool owned = false, all = false;
-    char *text = NULL;
 
     if (txn_tree(r->c, t, &tree, &owned, &r->err)) {
         return;
     }
     if (!apply_filter(r, child(r->op, "filter"), tree, &res, &all)) {
-        const struct lyd_node *p = all ? tree : res;
-
-        if (p && lyd_print_mem(&text, p, LYD_XML, LYD_PRINT_WITHSIBLINGS | wd_flags(r))) {
+        buf_append_str(&r->body, "<data>");
+        if (print_xml(&r->body, all ? tree : res, wd_flags(r) | LYD_PRINT_SHRINK)) {
             cerr_add(&r->err, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
         }
-        buf_append_str(&r->body, "<data>");
-        buf_append_str(&r->body, text ? text : "");
         buf_append_str(&r->body, "</data>");
     }
-    free(text);
     lyd_free_all(res);
     if (owned) {
         lyd_free_all(tree);
@@ -1023,10 +1060,49 @@ has_op_below(const struct lyd_node *n)
     return false;
 }
 
+/* Replacements and deletions, applied after the merges (a merge of an ancestor must not
+ * undo them). */
+struct deferred {
+    char *path;
+    struct lyd_node *content; /* replace: the new subtree; NULL: delete */
+};
+
+struct defer_list {
+    struct deferred *v;
+    size_t n;
+};
+
+static int
+defer(struct defer_list *l, char *path, struct lyd_node *content)
+{
+    struct deferred *nv = realloc(l->v, (l->n + 1) * sizeof *nv);
+
+    if (!nv) {
+        free(path);
+        lyd_free_tree(content);
+        return -1;
+    }
+    l->v = nv;
+    l->v[l->n++] = (struct deferred){path, content};
+    return 0;
+}
+
+static void
+defer_free(struct defer_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->v[i].path);
+        lyd_free_tree(l->v[i].content);
+    }
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
 /* One node of <config> (RFC 6241 section 7.2), @p inh the operation it inherits. */
 static enum chorus_err
 edit_node(struct rq *r, struct txn *t, struct lyd_node *n, const char *inh,
-          struct lyd_node **merge, bool cont)
+          struct lyd_node **merge, struct defer_list *dl, bool cont)
 {
     struct lyd_meta *m = lyd_find_meta(n->meta, NULL, "ietf-netconf:operation");
     const char *op = m ? lyd_get_meta_value(m) : inh;
@@ -1052,7 +1128,10 @@ edit_node(struct rq *r, struct txn *t, struct lyd_node *n, const char *inh,
             }
             goto out;
         }
-        rc = txn_delete(r->c, t, path, &r->err);
+        if (defer(dl, path, NULL)) {
+            rc = cerr_add(&r->err, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
+        }
+        path = NULL; /* owned by the list now */
         goto out;
     }
     if (!strcmp(op, "create")) {
@@ -1073,7 +1152,10 @@ edit_node(struct rq *r, struct txn *t, struct lyd_node *n, const char *inh,
             rc = cerr_add(&r->err, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
             goto out;
         }
-        rc = txn_replace(r->c, t, path, d, &r->err);
+        if (defer(dl, path, d)) {
+            rc = cerr_add(&r->err, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
+        }
+        path = NULL;
         goto out;
     }
     if (!strcmp(op, "merge")) {
@@ -1121,7 +1203,7 @@ edit_node(struct rq *r, struct txn *t, struct lyd_node *n, const char *inh,
 
         LY_LIST_FOR(lyd_child(n), ch)
         {
-            enum chorus_err crc = edit_node(r, t, ch, op, merge, cont);
+            enum chorus_err crc = edit_node(r, t, ch, op, merge, dl, cont);
 
             if (crc && !rc) {
                 rc = crc;
@@ -1136,17 +1218,38 @@ out:
     return rc;
 }
 
+/* The text of anydata <config>. Printed with every node, empty containers included: an empty
+ * non-presence container counts as a default node and would be left out, and with it its
+ * nc:operation (`<routes nc:operation="delete"/>`). */
+static int
+any_xml(const struct lyd_node *any, char **ret)
+{
+    const struct lyd_node_any *a = (const struct lyd_node_any *)any;
+
+    *ret = NULL;
+    if (a->value_type == LYD_ANYDATA_DATATREE) {
+        if (!a->value.tree) {
+            return 0;
+        }
+        *ret = xml_string(a->value.tree, LYD_PRINT_WD_ALL | LYD_PRINT_KEEPEMPTYCONT |
+                                             LYD_PRINT_SHRINK);
+        return *ret ? 0 : -1;
+    }
+    return lyd_any_value_str(any, ret) ? -1 : 0;
+}
+
 /* Write <config> (the anydata of edit-config) into @p t. */
 static enum chorus_err
 edit_config_into(struct rq *r, struct txn *t, const struct lyd_node *config, const char *defop,
                  bool cont)
 {
     char *xml = NULL;
-    struct lyd_node *data = NULL, *merge = NULL, *n;
+    struct lyd_node *data = NULL, *merge = NULL, *n, *next;
+    struct defer_list dl = {NULL, 0};
     enum chorus_err rc = CHORUS_OK, first = CHORUS_OK;
 
     /* the content is anydata: parse it against the schema, strictly */
-    if (lyd_any_value_str(config, &xml)) {
+    if (any_xml(config, &xml)) {
         return cerr_add(&r->err, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
     }
     if (xml && lyd_parse_data_mem(r->c->ctx, xml, LYD_XML,
@@ -1156,9 +1259,28 @@ edit_config_into(struct rq *r, struct txn *t, const struct lyd_node *config, con
         return lyu_err(&r->err, r->c->ctx, CHORUS_ERR_BADVALUE, NULL);
     }
     free(xml);
-    LY_LIST_FOR(data, n)
+    LY_LIST_FOR_SAFE(data, next, n)
     {
-        rc = edit_node(r, t, n, defop, &merge, cont);
+        if (!strcmp(defop, "merge") && !lyd_find_meta(n->meta, NULL, "ietf-netconf:operation") &&
+            !has_op_below(n)) {
+            /* the common case, a plain merge of a whole subtree: moved, not copied */
+            if (n == data) {
+                data = n->next;
+            }
+            lyd_unlink_tree(n);
+            if (lyd_merge_siblings(&merge, n, LYD_MERGE_DESTRUCT)) {
+                lyd_free_tree(n);
+                rc = cerr_add(&r->err, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
+                if (!first) {
+                    first = rc;
+                }
+                if (!cont) {
+                    break;
+                }
+            }
+            continue;
+        }
+        rc = edit_node(r, t, n, defop, &merge, &dl, cont);
         if (rc && !first) {
             first = rc;
         }
@@ -1174,6 +1296,17 @@ edit_config_into(struct rq *r, struct txn *t, const struct lyd_node *config, con
             first = rc;
         }
     }
+    for (size_t i = 0; i < dl.n && (!first || cont); i++) {
+        struct deferred *d = &dl.v[i];
+
+        rc = d->content ? txn_replace(r->c, t, d->path, d->content, &r->err)
+                        : txn_delete(r->c, t, d->path, &r->err);
+        d->content = NULL;
+        if (rc && !first) {
+            first = rc;
+        }
+    }
+    defer_free(&dl);
     lyd_free_all(merge);
     return first;
 }
@@ -1250,7 +1383,7 @@ op_copy_config(struct rq *r)
         return;
     }
     if (config) {
-        if (lyd_any_value_str(config, &xml)) {
+        if (any_xml(config, &xml)) {
             cerr_add(&r->err, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
             return;
         }
@@ -1260,9 +1393,7 @@ op_copy_config(struct rq *r)
             txn_free(r->c, s);
             return;
         }
-        if (tree && lyd_print_mem(&xml, tree, LYD_XML, LYD_PRINT_WITHSIBLINGS | LYD_PRINT_SHRINK)) {
-            xml = NULL;
-        }
+        xml = tree ? xml_string(tree, LYD_PRINT_SHRINK) : NULL;
         if (owned) {
             lyd_free_all(tree);
         }
@@ -1378,7 +1509,7 @@ op_validate(struct rq *r)
     if (config) {
         char *xml = NULL;
 
-        if (lyd_any_value_str(config, &xml) ||
+        if (any_xml(config, &xml) ||
             txn_edit(r->c, t, CHORUS_EDIT_REPLACE_ALL, CHORUS_FMT_XML, xml ? xml : "",
                      xml ? strlen(xml) : 0, &r->err)) {
             if (!r->err) {

@@ -15,8 +15,11 @@
  * crypt(3) hash with crypt_r) and public key (the user's authorized-key lines; the client must
  * prove it holds the private key). Anything else is refused; failed attempts are logged with the
  * user name and the peer address, never with the password. At most netconf/max-sessions SSH
- * connections are served at once (more are refused at accept); a connection that has not
- * authenticated within 30 s is closed.
+ * connections are served at once, authenticated or not (more are refused at accept); a
+ * connection that has not authenticated within 30 s is closed, so is one that has not opened
+ * a NETCONF channel within 30 s of authenticating, and one after 6 failed attempts (a refused
+ * password, a public key that is not the user's, a bad signature). A connection may have 4
+ * channels open at once; it ends when its last NETCONF channel is closed.
  *
  * The host key: netconf/ssh/host-key, or <database dir>/ssh_host_ed25519_key; generated
  * (ed25519, mode 0600) at the first start when the file does not exist.
