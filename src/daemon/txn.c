@@ -1835,6 +1835,9 @@ txn_confirmed_commit(struct core *c, struct sess *s, uint32_t timeout_s, const c
     if (!timeout_s) {
         rc = cerr_add(&e, CHORUS_ERR_INVAL, NULL, "invalid-value",
                       "confirm-timeout must be at least 1 second");
+    } else if (!c->cfg->confirmed_commit) {
+        rc = cerr_add(&e, CHORUS_ERR_UNSUPPORTED, NULL, "operation-not-supported",
+                      "confirmed commit is disabled (datastores/confirmed-commit/enabled)");
     } else if (!c->cand) {
         rc = cerr_add(&e, CHORUS_ERR_UNSUPPORTED, NULL, NULL, "the candidate is not enabled");
     } else if (c->cc.reverting) {

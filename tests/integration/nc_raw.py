@@ -232,7 +232,38 @@ def big_edit(k):
     print("PASS nc_raw --big", flush=True)
 
 
+def limits():
+    """Mode --limits: netconf/max-sessions 2 and idle-timeout 1 s."""
+    case("netconf/max-sessions: a third session is closed at once")
+    a, b = Session(), Session()
+    s = socket.create_connection(("127.0.0.1", PORT), timeout=30)
+    s.settimeout(10)
+    got = b""
+    try:
+        while True:
+            x = s.recv(65536)
+            if not x:
+                break
+            got += x
+    except socket.timeout:
+        fail("the third session stays open")
+    if b"<hello" in got:
+        fail("the third session got a hello")
+    data(a.rpc("<get-config><source><running/></source></get-config>"))
+    case("netconf/idle-timeout: an idle session is closed, a busy one is not")
+    for _ in range(4):
+        time.sleep(0.5)
+        data(a.rpc("<get-config><source><running/></source></get-config>"))
+    if not b.closed():
+        fail("the idle session is still open")
+    data(a.rpc("<get-config><source><running/></source></get-config>"))
+    print("PASS nc_raw --limits", flush=True)
+
+
 def main():
+    if len(sys.argv) > 3 and sys.argv[3] == "--limits":
+        limits()
+        return
     if len(sys.argv) > 3 and sys.argv[3] == "--big":
         big_edit(int(sys.argv[4]))
         return

@@ -6,7 +6,7 @@
 # copy-config, get, get-schema, kill/close-session, the plain-TCP user header, and bad input
 # (malformed XML, a malformed chunk header, a message over the limit, an unknown RPC, no
 # message-id, an RPC before the hello): each gets an error or closes only its session, and the
-# daemon keeps serving the others. 100k routes in one edit-config, read back and deleted. Notifications: netconf-config-change after commits made over
+# daemon keeps serving the others. netconf/max-sessions and idle-timeout. 100k routes in one edit-config, read back and deleted. Notifications: netconf-config-change after commits made over
 # NETCONF and through chorusctl.
 . "$(dirname "$0")/../lib.sh"
 
@@ -50,6 +50,17 @@ grep -q "alice" "$T/n0.out" || die "the header's user is not in the log"
 [ "$(ctl n0 status | json_get 'd["locks"]')" = "[]" ] || die "locks left"
 node_stop n0
 clean_exit "$T/n0.out"
+
+# limits: sessions and idleness
+NODE_CONF=$(conf_file lim \
+    "<netconf><enabled>true</enabled><max-sessions>2</max-sessions><idle-timeout>1</idle-timeout><ssh><enabled>false</enabled></ssh><tcp><enabled>true</enabled></tcp></netconf>")
+node_start n2
+timeout 120 /usr/bin/python3 "$CHORUS_SRC/tests/integration/nc_raw.py" "$n2_NCTCP" 65536 --limits \
+    >"$T/nc_lim.out" 2>&1 || die "nc_raw.py --limits: $(tail -n 5 "$T/nc_lim.out")"
+grep -q "netconf/max-sessions (2) reached" "$T/n2.out" || die "the refused session is not logged"
+grep -q "idle for 1 s (netconf/idle-timeout)" "$T/n2.out" || die "the idle close is not logged"
+node_stop n2
+clean_exit "$T/n2.out"
 
 # 100k routes in one edit-config (a node with room for the message), read back, deleted
 NODE_CONF=$(conf_file big \
