@@ -26,7 +26,9 @@ for f in "$F"/tests/fuzz_*; do
     corpus="$SRC/tests/fuzz/corpus/${name#fuzz_}"
     work=$(mktemp -d)
     [ -d "$corpus" ] && cp -r "$corpus"/. "$work"/
-    if ! "$f" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 "$work" \
+    # a crashing input is kept in /tmp (libFuzzer's default is the current directory)
+    if ! "$f" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
+        -artifact_prefix="/tmp/$name-" "$work" \
         >"$work.log" 2>&1; then
         echo "FAIL $name:"; tail -n 40 "$work.log"; fail=1
     else

@@ -22,6 +22,7 @@
 #include "../txn.h"
 #include "common/util.h"
 #include "frame.h"
+#include "msg.h"
 #include "ssh.h"
 
 #define NC_NS "urn:ietf:params:xml:ns:netconf:base:1.0"
@@ -91,50 +92,6 @@ xml_esc(struct buf *b, const char *s, bool attr)
             buf_append(b, s, 1);
         }
     }
-}
-
-/* ---- output ---- */
-
-static ssize_t
-buf_write_clb(void *arg, const void *p, size_t len)
-{
-    struct buf *b = arg;
-
-    buf_append(b, p, len);
-    return buf_ok(b) ? (ssize_t)len : -1;
-}
-
-/* Append @p tree and its siblings as XML to @p b (printed straight into it: libyang's memory
- * printer grows its buffer in small steps, quadratic for large trees without an in-place
- * realloc). Returns 0 or -1. */
-static int
-print_xml(struct buf *b, const struct lyd_node *tree, uint32_t opts)
-{
-    struct ly_out *out = NULL;
-    LY_ERR r;
-
-    if (!tree) {
-        return 0;
-    }
-    if (ly_out_new_clb(buf_write_clb, b, &out)) {
-        return -1;
-    }
-    r = lyd_print_all(out, tree, LYD_XML, opts & ~(uint32_t)LYD_PRINT_WITHSIBLINGS);
-    ly_out_free(out, NULL, 0);
-    return r || !buf_ok(b) ? -1 : 0;
-}
-
-/* The same as a malloc'd string ("" for no tree); NULL when out of memory. */
-static char *
-xml_string(const struct lyd_node *tree, uint32_t opts)
-{
-    struct buf b = BUF_INIT;
-
-    if (print_xml(&b, tree, opts) || (buf_append(&b, "", 1), !buf_ok(&b))) {
-        buf_free(&b);
-        return NULL;
-    }
-    return (char *)b.p; /* NUL-terminated: owned by the caller */
 }
 
 static void
@@ -499,157 +456,6 @@ select_xpath(struct lyd_node *tree, const char *xpath, struct lyd_node **out, st
     return r;
 }
 
-/* Name, module and text of a node of a subtree filter (opaque or parsed). */
-static void
-fnode(struct core *c, const struct lyd_node *f, const struct lys_module *inh, const char **name,
-      const struct lys_module **mod, const char **value)
-{
-    if (f->schema) {
-        *name = f->schema->name;
-        *mod = f->schema->module;
-        *value = (f->schema->nodetype & LYD_NODE_TERM) ? lyd_get_value(f) : "";
-        return;
-    }
-    const struct lyd_node_opaq *o = (const struct lyd_node_opaq *)f;
-
-    *name = o->name.name;
-    *mod = o->name.module_ns ? ly_ctx_get_module_implemented_ns(c->ctx, o->name.module_ns) : inh;
-    if (!*mod) {
-        *mod = inh;
-    }
-    *value = o->value ? o->value : "";
-}
-
-static bool
-blank(const char *s)
-{
-    for (; s && *s; s++) {
-        if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r') {
-            return false;
-        }
-    }
-    return true;
-}
-
-static void
-xpath_quote(struct buf *b, const char *v)
-{
-    char q = strchr(v, '\'') ? '"' : '\'';
-
-    buf_printf(b, "%c%s%c", q, v, q);
-}
-
-/* RFC 6241 section 6: the XPath expressions that select what a subtree filter selects. */
-static int
-subtree_paths(struct core *c, const struct lyd_node *first, const char *prefix,
-              const struct lys_module *pmod, char ***paths, size_t *n)
-{
-    const struct lyd_node *f;
-
-    for (f = first; f; f = f->next) {
-        const char *name, *value;
-        const struct lys_module *mod;
-        struct buf step = BUF_INIT;
-        bool others = false;
-        const struct lyd_node *ch;
-
-        fnode(c, f, pmod, &name, &mod, &value);
-        if (!mod) {
-            continue; /* a namespace of no module selects nothing */
-        }
-        buf_append_str(&step, prefix);
-        buf_append_str(&step, "/");
-        if (mod != pmod) {
-            buf_printf(&step, "%s:", mod->name);
-        }
-        buf_append_str(&step, name);
-        if (!lyd_child(f) && !blank(value)) {
-            /* a content match node at this level: the node with this value */
-            buf_append_str(&step, "[.=");
-            xpath_quote(&step, value);
-            buf_append_str(&step, "]");
-        }
-        /* content match children become predicates */
-        for (ch = lyd_child(f); ch; ch = ch->next) {
-            const char *cn, *cv;
-            const struct lys_module *cm;
-
-            fnode(c, ch, mod, &cn, &cm, &cv);
-            if (!lyd_child(ch) && !blank(cv)) {
-                buf_printf(&step, "[%s%s%s=", cm && cm != mod ? cm->name : "",
-                           cm && cm != mod ? ":" : "", cn);
-                xpath_quote(&step, cv);
-                buf_append_str(&step, "]");
-            } else {
-                others = true;
-            }
-        }
-        if (!buf_ok(&step)) {
-            return -1;
-        }
-        if (!others) {
-            char **np = realloc(*paths, (*n + 1) * sizeof *np);
-
-            if (!np) {
-                buf_free(&step);
-                return -1;
-            }
-            *paths = np;
-            (*paths)[(*n)++] = buf_steal_str(&step);
-            continue;
-        }
-        /* the selection and containment children, and the content match ones themselves */
-        for (ch = lyd_child(f); ch; ch = ch->next) {
-            const char *cn, *cv;
-            const struct lys_module *cm;
-
-            fnode(c, ch, mod, &cn, &cm, &cv);
-            if (!lyd_child(ch) && !blank(cv)) {
-                char **np = realloc(*paths, (*n + 1) * sizeof *np);
-                char *p = NULL;
-
-                if (!np || asprintf(&p, "%s/%s%s%s", (const char *)step.p,
-                                    cm && cm != mod ? cm->name : "", cm && cm != mod ? ":" : "",
-                                    cn) < 0) {
-                    free(np == *paths ? NULL : np);
-                    buf_free(&step);
-                    return -1;
-                }
-                *paths = np;
-                (*paths)[(*n)++] = p;
-            }
-        }
-        {
-            char *pfx = buf_steal_str(&step);
-            int r;
-            const struct lyd_node *sel = NULL;
-
-            /* recurse over the children that are not content matches, one at a time */
-            r = 0;
-            for (ch = lyd_child(f); !r && ch; ch = ch->next) {
-                const char *cn, *cv;
-                const struct lys_module *cm;
-                struct lyd_node *next = ch->next;
-
-                fnode(c, ch, mod, &cn, &cm, &cv);
-                if (!lyd_child(ch) && !blank(cv)) {
-                    continue;
-                }
-                /* one sibling at a time: cut the list temporarily */
-                sel = ch;
-                ((struct lyd_node *)ch)->next = NULL;
-                r = subtree_paths(c, sel, pfx, mod, paths, n);
-                ((struct lyd_node *)ch)->next = next;
-            }
-            free(pfx);
-            if (r) {
-                return r;
-            }
-        }
-    }
-    return 0;
-}
-
 /* Apply the <filter> of get/get-config to @p tree; *ret is the result (owned), *ret_all true
  * if there is no filter (the whole tree). */
 static int
@@ -691,7 +497,7 @@ apply_filter(struct rq *r, const struct lyd_node *filter, struct lyd_node *tree,
         if (a->value_type != LYD_ANYDATA_DATATREE || !a->value.tree) {
             return 0; /* an empty filter selects nothing */
         }
-        if (subtree_paths(r->c, a->value.tree, "", NULL, &paths, &n)) {
+        if (ncm_subtree_paths(r->c->ctx, a->value.tree, "", NULL, &paths, &n)) {
             rc = -1;
             cerr_add(&r->err, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
         }
@@ -735,7 +541,7 @@ put_data(struct rq *r, struct txn *t)
     }
     if (!apply_filter(r, child(r->op, "filter"), tree, &res, &all)) {
         buf_append_str(&r->body, "<data>");
-        if (print_xml(&r->body, all ? tree : res, wd_flags(r) | LYD_PRINT_SHRINK)) {
+        if (ncm_print_xml(&r->body, all ? tree : res, wd_flags(r) | LYD_PRINT_SHRINK)) {
             cerr_add(&r->err, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
         }
         buf_append_str(&r->body, "</data>");
@@ -1218,26 +1024,6 @@ out:
     return rc;
 }
 
-/* The text of anydata <config>. Printed with every node, empty containers included: an empty
- * non-presence container counts as a default node and would be left out, and with it its
- * nc:operation (`<routes nc:operation="delete"/>`). */
-static int
-any_xml(const struct lyd_node *any, char **ret)
-{
-    const struct lyd_node_any *a = (const struct lyd_node_any *)any;
-
-    *ret = NULL;
-    if (a->value_type == LYD_ANYDATA_DATATREE) {
-        if (!a->value.tree) {
-            return 0;
-        }
-        *ret = xml_string(a->value.tree, LYD_PRINT_WD_ALL | LYD_PRINT_KEEPEMPTYCONT |
-                                             LYD_PRINT_SHRINK);
-        return *ret ? 0 : -1;
-    }
-    return lyd_any_value_str(any, ret) ? -1 : 0;
-}
-
 /* Write <config> (the anydata of edit-config) into @p t. */
 static enum chorus_err
 edit_config_into(struct rq *r, struct txn *t, const struct lyd_node *config, const char *defop,
@@ -1249,7 +1035,7 @@ edit_config_into(struct rq *r, struct txn *t, const struct lyd_node *config, con
     enum chorus_err rc = CHORUS_OK, first = CHORUS_OK;
 
     /* the content is anydata: parse it against the schema, strictly */
-    if (any_xml(config, &xml)) {
+    if (ncm_any_xml(config, &xml)) {
         return cerr_add(&r->err, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
     }
     if (xml && lyd_parse_data_mem(r->c->ctx, xml, LYD_XML,
@@ -1383,7 +1169,7 @@ op_copy_config(struct rq *r)
         return;
     }
     if (config) {
-        if (any_xml(config, &xml)) {
+        if (ncm_any_xml(config, &xml)) {
             cerr_add(&r->err, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
             return;
         }
@@ -1393,7 +1179,7 @@ op_copy_config(struct rq *r)
             txn_free(r->c, s);
             return;
         }
-        xml = tree ? xml_string(tree, LYD_PRINT_SHRINK) : NULL;
+        xml = tree ? ncm_xml_string(tree, LYD_PRINT_SHRINK) : NULL;
         if (owned) {
             lyd_free_all(tree);
         }
@@ -1509,7 +1295,7 @@ op_validate(struct rq *r)
     if (config) {
         char *xml = NULL;
 
-        if (any_xml(config, &xml) ||
+        if (ncm_any_xml(config, &xml) ||
             txn_edit(r->c, t, CHORUS_EDIT_REPLACE_ALL, CHORUS_FMT_XML, xml ? xml : "",
                      xml ? strlen(xml) : 0, &r->err)) {
             if (!r->err) {
@@ -1825,32 +1611,6 @@ has_message_id(const struct lyd_node *env)
     return false;
 }
 
-/* The message-id of an <rpc> that libyang could not parse, from its text (for the reply). */
-static char *
-raw_message_id(const char *msg)
-{
-    const char *p = strstr(msg, "message-id=");
-    const char *end;
-    char q, *out = NULL;
-
-    if (!p || (p > msg && p[-1] != ' ' && p[-1] != '\t' && p[-1] != '\n')) {
-        return NULL;
-    }
-    p += 11;
-    q = *p;
-    if (q != '"' && q != '\'') {
-        return NULL;
-    }
-    end = strchr(p + 1, q);
-    if (!end || end - p > 256 || memchr(p + 1, '<', (size_t)(end - p - 1))) {
-        return NULL;
-    }
-    if (asprintf(&out, " message-id=\"%.*s\"", (int)(end - p - 1), p + 1) < 0) {
-        out = NULL;
-    }
-    return out;
-}
-
 static void
 handle_rpc(struct ncs *k, const char *msg, size_t len)
 {
@@ -1875,7 +1635,7 @@ handle_rpc(struct ncs *k, const char *msg, size_t len)
                   (strstr(pe->msg, "not found") || strstr(pe->msg, "nknown") ||
                    strstr(pe->msg, "No module"));
         ly_in_free(in, 0);
-        k->attrs = env ? reply_attrs(env) : raw_message_id(msg);
+        k->attrs = env ? reply_attrs(env) : ncm_message_id(msg);
         reply_error(k, unknown ? "protocol" : "rpc",
                     unknown ? "operation-not-supported" : "malformed-message",
                     pe ? pe->path : NULL, pe && pe->msg ? pe->msg : "malformed message", NULL);
@@ -1969,48 +1729,11 @@ handle_rpc(struct ncs *k, const char *msg, size_t len)
 static void
 handle_hello(struct ncs *k, const char *msg)
 {
-    const char *p = msg;
-    bool b10 = false, b11 = false, isrpc;
+    bool b10 = false, b11 = false;
+    const char *why = NULL;
 
-    while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') {
-        p++;
-    }
-    if (!strncmp(p, "<?xml", 5) && (p = strstr(p, "?>"))) {
-        p += 2;
-    }
-    isrpc = p && strstr(p, "<hello") == NULL && strstr(p, ":hello") == NULL;
-    if (!p || isrpc) {
-        LOGW("NETCONF session from %s: the first message is not a hello; closed", k->peer);
-        k->closing = true;
-        return;
-    }
-    if (strstr(p, "session-id>")) {
-        LOGW("NETCONF session from %s: its hello carries a session-id; closed", k->peer);
-        k->closing = true;
-        return;
-    }
-    for (const char *q = p; (q = strstr(q, "capability>")); q += 11) {
-        const char *s = q + 11, *e;
-
-        if (q > p && (q[-1] == '/' || (q[-1] != '<' && q[-1] != ':'))) {
-            continue; /* an end tag or another name ending in "capability" */
-        }
-        while (*s == ' ' || *s == '\n' || *s == '\t' || *s == '\r') {
-            s++;
-        }
-        e = strchr(s, '<');
-        if (!e) {
-            break;
-        }
-        while (e > s && (e[-1] == ' ' || e[-1] == '\n' || e[-1] == '\t' || e[-1] == '\r')) {
-            e--;
-        }
-        b10 = b10 || ((size_t)(e - s) == strlen(NC_BASE10) && !strncmp(s, NC_BASE10, e - s));
-        b11 = b11 || ((size_t)(e - s) == strlen(NC_BASE11) && !strncmp(s, NC_BASE11, e - s));
-    }
-    if (!b10 && !b11) {
-        LOGW("NETCONF session from %s: its hello names neither base:1.0 nor base:1.1; closed",
-             k->peer);
+    if (ncm_hello(msg, &b10, &b11, &why)) {
+        LOGW("NETCONF session from %s: %s; closed", k->peer, why);
         k->closing = true;
         return;
     }
