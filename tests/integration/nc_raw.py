@@ -205,6 +205,15 @@ def app_rpcs():
               "</action>" % T)
     if r.findtext("{%s}was" % T) != "7":
         fail("action output: %s" % ET.tostring(r).decode()[:300])
+    case("an application's validator vetoes an edit-config: its message, path and app-tag")
+    err = error(edit(s, "running", "<route><id>0000001</id><leaf1>2000000</leaf1></route>"),
+                "operation-failed", "validator veto",
+                path="/routes:active-cfg/routes/route[id='0000001']/leaf1",
+                words=("leaf1 must not exceed 1000000",))
+    if err.findtext("{%s}error-app-tag" % NC) != "too-big":
+        fail("error-app-tag: %s" % err.findtext("{%s}error-app-tag" % NC))
+    if err.findtext("{%s}error-type" % NC) != "application":
+        fail("error-type: %s" % err.findtext("{%s}error-type" % NC))
     print("PASS nc_raw --rpc", flush=True)
 
 
@@ -352,6 +361,24 @@ def main():
     error(r, "data-exists", "continue-on-error")
     if routes(get_config(keeper)) != ["0000001", "0000005"]:
         fail("continue-on-error did not apply the good part")
+
+    case("error-option rollback-on-error: all or nothing")
+    r = edit(keeper, "running", route_xml("0000008") + route_xml("0000001", op="create"),
+             "<error-option>rollback-on-error</error-option>")
+    error(r, "data-exists", "rollback-on-error")
+    if "0000008" in routes(get_config(keeper)):
+        fail("rollback-on-error kept the good part")
+
+    case("wrong namespaces: of the operation, of the data")
+    error(keeper.rpc('<get-config xmlns="urn:ietf:params:xml:ns:netconf:base:1.1">'
+                     "<source><running/></source></get-config>"), "operation-not-supported",
+          "get-config in a wrong namespace")
+    r = keeper.rpc('<edit-config><target><running/></target><config><active-cfg xmlns="urn:x">'
+                   "<routes/></active-cfg></config></edit-config>")
+    if r.find("{%s}rpc-error" % NC) is None:
+        fail("data in an unknown namespace was accepted")
+    if routes(get_config(keeper)) != ["0000001", "0000005"]:
+        fail("a wrong namespace changed running: %s" % routes(get_config(keeper)))
 
     case("test-option test-only changes nothing")
     ok(edit(keeper, "running", route_xml("0000006"), "<test-option>test-only</test-option>"),

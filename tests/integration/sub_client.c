@@ -1316,7 +1316,8 @@ scen_trans(void)
     app_stop(&l);
 }
 
-/* serve-rpc: the ping RPC and the reset action handlers until SIGTERM (for NETCONF tests). */
+/* serve-rpc: the ping RPC and reset action handlers and the leaf1 validator until SIGTERM (for
+ * the NETCONF tests). */
 static volatile sig_atomic_t serve_stop;
 
 static void
@@ -1333,10 +1334,13 @@ scen_serve_rpc(void)
                     .cb = rpc_cb};
     struct app b = {.name = "actions", .kind = CHORUS_SUB_RPC, .path = "/chorus-test:box/reset",
                     .cb = rpc_cb};
+    struct app v = {.name = "validator", .kind = CHORUS_SUB_VALIDATE, .path = ROUTE,
+                    .cb = val_cb};
 
     signal(SIGTERM, on_term);
     app_start(&a);
     app_start(&b);
+    app_start(&v);
     printf("ready\n");
     fflush(stdout);
     while (!serve_stop) {
@@ -1344,6 +1348,7 @@ scen_serve_rpc(void)
     }
     app_stop(&a);
     app_stop(&b);
+    app_stop(&v);
 }
 
 /* Registrations that cannot be: clear errors, nothing registered. */

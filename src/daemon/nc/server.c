@@ -267,7 +267,9 @@ static void
 put_cerr(struct core *c, struct buf *b, const struct cerr *e, const char *info)
 {
     for (; e; e = e->next) {
-        bool tag_in_apptag = is_error_tag(e->apptag);
+        /* the engine puts a NETCONF error-tag in the app-tag field of its own errors (e.g.
+         * "lock-denied"); a validation error's app-tag is YANG's or an application's */
+        bool tag_in_apptag = e->code != CHORUS_ERR_VALIDATION && is_error_tag(e->apptag);
 
         put_error(c, b, error_type(e->code), tag_in_apptag ? e->apptag : error_tag(e->code),
                   tag_in_apptag ? NULL : e->apptag, e->path, e->msg, info);
