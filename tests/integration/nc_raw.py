@@ -380,6 +380,29 @@ def main():
     if routes(get_config(keeper)) != ["0000001", "0000005"]:
         fail("a wrong namespace changed running: %s" % routes(get_config(keeper)))
 
+    case("with-defaults: explicit, report-all, report-all-tagged, trim")
+    WD = "urn:ietf:params:xml:ns:yang:ietf-netconf-with-defaults"
+    flt = '<filter type="subtree"><box xmlns="%s"/></filter>' % T
+
+    def box(mode):
+        wd = '<with-defaults xmlns="%s">%s</with-defaults>' % (WD, mode) if mode else ""
+        return data(keeper.rpc("<get-config><source><running/></source>%s%s</get-config>"
+                               % (flt, wd)))
+    if box(None).find(".//{%s}mode" % T) is not None:
+        fail("the default leaf is reported without with-defaults")
+    m = box("report-all").find(".//{%s}mode" % T)
+    if m is None or m.text != "auto":
+        fail("report-all does not report the default")
+    m = box("report-all-tagged").find(".//{%s}mode" % T)
+    if m is None or m.get("{urn:ietf:params:xml:ns:netconf:default:1.0}default") != "true":
+        fail("report-all-tagged does not tag the default")
+    ok(keeper.rpc('<edit-config><target><running/></target><config><box xmlns="%s">'
+                  "<mode>auto</mode></box></config></edit-config>" % T), "set mode to its default")
+    if box("explicit").find(".//{%s}mode" % T) is None:
+        fail("explicit does not report a value set explicitly")
+    if box("trim").find(".//{%s}mode" % T) is not None:
+        fail("trim reports a value equal to its default")
+
     case("test-option test-only changes nothing")
     ok(edit(keeper, "running", route_xml("0000006"), "<test-option>test-only</test-option>"),
        "test-only")

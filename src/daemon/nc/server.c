@@ -514,6 +514,28 @@ apply_filter(struct rq *r, const struct lyd_node *filter, struct lyd_node *tree,
     }
 }
 
+/* RFC 6243 section 6: the "default" attribute is in the namespace
+ * urn:ietf:params:xml:ns:netconf:default:1.0; libyang 2.1 prints it in the module's. Rewrites
+ * the declarations from offset @p from on (same length or shorter: done in place). */
+static void
+wd_tag_namespace(struct buf *b, size_t from)
+{
+    static const char bad[] = "=\"urn:ietf:params:xml:ns:yang:ietf-netconf-with-defaults\"";
+    static const char good[] = "=\"urn:ietf:params:xml:ns:netconf:default:1.0\"";
+    char *w = (char *)b->p + from, *r = w, *end = (char *)b->p + b->len;
+
+    while (r < end) {
+        if ((size_t)(end - r) >= sizeof bad - 1 && !memcmp(r, bad, sizeof bad - 1)) {
+            memcpy(w, good, sizeof good - 1);
+            w += sizeof good - 1;
+            r += sizeof bad - 1;
+        } else {
+            *w++ = *r++;
+        }
+    }
+    b->len = (size_t)(w - (char *)b->p);
+}
+
 static uint32_t
 wd_flags(struct rq *r)
 {
@@ -542,9 +564,15 @@ put_data(struct rq *r, struct txn *t)
         return;
     }
     if (!apply_filter(r, child(r->op, "filter"), tree, &res, &all)) {
+        uint32_t wd = wd_flags(r);
+        size_t from;
+
         buf_append_str(&r->body, "<data>");
-        if (ncm_print_xml(&r->body, all ? tree : res, wd_flags(r) | LYD_PRINT_SHRINK)) {
+        from = r->body.len;
+        if (ncm_print_xml(&r->body, all ? tree : res, wd | LYD_PRINT_SHRINK)) {
             cerr_add(&r->err, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
+        } else if (wd == LYD_PRINT_WD_ALL_TAG) {
+            wd_tag_namespace(&r->body, from);
         }
         buf_append_str(&r->body, "</data>");
     }
