@@ -2453,6 +2453,9 @@ check_minmax(struct vrun *r, struct lyd_node *parent, const struct lysc_node *s)
     if (max == UINT32_MAX) {
         max = 0;
     }
+    if (!min && !max) {
+        return; /* no constraint: counting the instances would cost the size of the list */
+    }
     LYD_LIST_FOR_INST(first_of(r, parent), s, it)
     {
         count++;
