@@ -1054,6 +1054,34 @@ out:
     return rc;
 }
 
+/* Whether the data tree of anydata @p any was parsed wholly against the schema (no opaque node),
+ * holds configuration only, and starts at the top level. */
+static bool
+any_tree_clean(const struct lyd_node *any)
+{
+    const struct lyd_node_any *a = (const struct lyd_node_any *)any;
+    const struct lyd_node *top, *x;
+
+    if (a->value_type != LYD_ANYDATA_DATATREE || !a->value.tree) {
+        return false;
+    }
+    LY_LIST_FOR(a->value.tree, top)
+    {
+        if (!top->schema || lysc_data_parent(top->schema)) {
+            return false;
+        }
+        LYD_TREE_DFS_BEGIN(top, x)
+        {
+            if (!x->schema || (x->schema->flags & LYS_CONFIG_R) ||
+                (x->schema->nodetype & (LYS_RPC | LYS_ACTION | LYS_NOTIF))) {
+                return false;
+            }
+            LYD_TREE_DFS_END(top, x);
+        }
+    }
+    return true;
+}
+
 /* Write <config> (the anydata of edit-config) into @p t. */
 static enum chorus_err
 edit_config_into(struct rq *r, struct txn *t, const struct lyd_node *config, const char *defop,
@@ -1064,7 +1092,16 @@ edit_config_into(struct rq *r, struct txn *t, const struct lyd_node *config, con
     struct defer_list dl = {NULL, 0};
     enum chorus_err rc = CHORUS_OK, first = CHORUS_OK;
 
-    /* the content is anydata: parse it against the schema, strictly */
+    /* The content is anydata. When libyang could parse all of it against the schema (no opaque
+     * node: every element known, every value valid) and it holds configuration only, the tree
+     * is taken as it is; otherwise it is printed and parsed again strictly, for the error. */
+    if (any_tree_clean(config)) {
+        struct lyd_node_any *a = (struct lyd_node_any *)config;
+
+        data = a->value.tree;
+        a->value.tree = NULL; /* taken: the RPC is freed without it */
+        goto walk;
+    }
     if (ncm_any_xml(config, &xml)) {
         return cerr_add(&r->err, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
     }
@@ -1075,6 +1112,7 @@ edit_config_into(struct rq *r, struct txn *t, const struct lyd_node *config, con
         return lyu_err(&r->err, r->c->ctx, CHORUS_ERR_BADVALUE, NULL);
     }
     free(xml);
+walk:
     LY_LIST_FOR_SAFE(data, next, n)
     {
         if (!strcmp(defop, "merge") && !lyd_find_meta(n->meta, NULL, "ietf-netconf:operation") &&
