@@ -1705,6 +1705,7 @@ struct cc_revert {
     struct core *c;
     txn_done_cb done;
     void *arg;
+    uint64_t base_txid;
     char why[96];
 };
 
@@ -1720,9 +1721,9 @@ revert_done(void *arg, enum chorus_err rc, struct cerr *e, uint64_t txid)
     } else {
         LOG(LL_INFO, (&(struct log_tag){0, NULL, NULL, txid}),
             "confirmed commit reverted (%s): running is back to transaction %llu's data",
-            rv->why, (unsigned long long)c->cc.base_txid);
+            rv->why, (unsigned long long)rv->base_txid);
     }
-    txn_cc_free(c);
+    (void)c;
     if (rv->done) {
         rv->done(rv->arg, rc, e, txid);
     }
@@ -1751,7 +1752,6 @@ cc_revert(struct core *c, const char *why, txn_done_cb done, void *arg)
         cerr_free(e);
         return;
     }
-    c->cc.reverting = true;
     rv->c = c;
     rv->done = done;
     rv->arg = arg;
@@ -1774,6 +1774,10 @@ cc_revert(struct core *c, const char *why, txn_done_cb done, void *arg)
         return;
     }
     in->t->flags = REC_F_REVERT;
+    /* The period is over now: the revert is queued for the commit lock ahead of anything that
+     * comes after, so a new confirmed commit may start at once. */
+    rv->base_txid = c->cc.base_txid;
+    txn_cc_free(c);
     txn_apply(c, in->t, internal_done, in);
 }
 
