@@ -311,6 +311,10 @@ enum chorus_err chorus_confirm_commit(struct chorus_conn *conn, const char *pers
 
 /**
  * @brief cancel-commit: end the pending confirmed-commit period by reverting its changes now.
+ *
+ * Returns once the revert is queued for the commit lock: without subscribers it has committed
+ * by then; with them it commits after their acknowledgements. A new confirmed commit may start
+ * at once (it commits after the revert).
  * @param[in] persist_id The period's persist token, or NULL (same session only).
  */
 enum chorus_err chorus_cancel_commit(struct chorus_conn *conn, const char *persist_id);
