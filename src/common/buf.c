@@ -2,9 +2,11 @@
 /* Growable byte buffer; see buf.h. */
 #include "buf.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int
 buf_reserve(struct buf *b, size_t extra)
@@ -157,4 +159,30 @@ buf_steal_str(struct buf *b)
     b->p = NULL;
     b->len = b->cap = 0;
     return s;
+}
+
+int
+buf_read_fd(struct buf *b, int fd, size_t chunk)
+{
+    for (;;) {
+        ssize_t n;
+
+        if (buf_reserve(b, chunk)) {
+            return -1;
+        }
+        n = read(fd, b->p + b->len, chunk);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            return 1;
+        }
+        if (n <= 0) {
+            return n ? -1 : 0;
+        }
+        b->len += (size_t)n;
+        if ((size_t)n < chunk) {
+            return 1;
+        }
+    }
 }

@@ -33,6 +33,9 @@ void buf_put_u32(struct buf *b, uint32_t v);
 void buf_put_u64(struct buf *b, uint64_t v);
 /* Drop @p n bytes from the front. */
 void buf_consume(struct buf *b, size_t n);
+/* Append what non-blocking @p fd has to read now, @p chunk bytes at a time. Returns 1 when the
+ * socket has nothing more for now, 0 at end of file, -1 on a read error or out of memory. */
+int buf_read_fd(struct buf *b, int fd, size_t chunk);
 void buf_reset(struct buf *b);
 /* Free the memory; the buffer is reusable (empty) afterwards. */
 void buf_free(struct buf *b);

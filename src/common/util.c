@@ -4,6 +4,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,4 +209,31 @@ hex_encode(const uint8_t *p, size_t n, char *out)
         out[2 * i + 1] = digits[p[i] & 0xf];
     }
     out[2 * n] = 0;
+}
+
+int
+tcp_listen(const char *addr, uint16_t port, int backlog)
+{
+    struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV,
+                             .ai_socktype = SOCK_STREAM};
+    struct addrinfo *ai = NULL;
+    char ports[8];
+    int fd, one = 1, err;
+
+    snprintf(ports, sizeof ports, "%u", (unsigned)port);
+    if (getaddrinfo(addr, ports, &hints, &ai)) {
+        return -EINVAL;
+    }
+    fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+        bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, backlog) < 0) {
+        err = errno;
+        if (fd >= 0) {
+            close(fd);
+        }
+        freeaddrinfo(ai);
+        return -err;
+    }
+    freeaddrinfo(ai);
+    return fd;
 }

@@ -19,6 +19,10 @@ int parse_u32(const char *s, uint32_t max, uint32_t *ret);
 
 /* write(2) all of @p len bytes, retrying on EINTR and short writes. Returns 0 or -errno. */
 int write_all(int fd, const void *p, size_t len);
+/* A non-blocking, close-on-exec TCP socket listening on numeric address @p addr (IPv4 or IPv6)
+ * and @p port, with SO_REUSEADDR. Returns the socket, or -EINVAL if @p addr is not an IP
+ * address, or another -errno. */
+int tcp_listen(const char *addr, uint16_t port, int backlog);
 /* pread-free read of a whole file into a NUL-terminated buffer. Returns 0 or -errno. */
 int read_file(const char *path, char **ret_data, size_t *ret_len);
 /* @p n bytes as 2n lower-case hex digits and a NUL in @p out. */

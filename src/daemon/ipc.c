@@ -1549,28 +1549,8 @@ on_conn(void *arg, int fd, uint32_t events)
         flush(k);
     }
     if ((events & EV_READ) && !k->dead && !k->busy && !k->closing) {
-        for (;;) {
-            ssize_t n;
-
-            if (buf_reserve(&k->in, READ_CHUNK)) {
-                conn_close(k);
-                break;
-            }
-            n = read(k->fd, k->in.p + k->in.len, READ_CHUNK);
-            if (n < 0 && errno == EINTR) {
-                continue;
-            }
-            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-                break;
-            }
-            if (n <= 0) {
-                conn_close(k);
-                break;
-            }
-            k->in.len += (size_t)n;
-            if ((size_t)n < READ_CHUNK) {
-                break;
-            }
+        if (buf_read_fd(&k->in, k->fd, READ_CHUNK) <= 0) {
+            conn_close(k); /* end of file, a read error, or no memory for the input */
         }
         if (!k->dead) {
             process(k);
@@ -1638,37 +1618,15 @@ on_accept(void *arg, int lfd, uint32_t events)
 static int
 listen_tcp(const char *addr, uint16_t port, struct cerr **e)
 {
-    struct sockaddr_storage ss = {0};
-    socklen_t sl;
-    int fd, one = 1, fam;
+    int fd = tcp_listen(addr, port, 128);
 
-    if (inet_pton(AF_INET, addr, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
-        fam = AF_INET;
-        ((struct sockaddr_in *)&ss)->sin_family = AF_INET;
-        ((struct sockaddr_in *)&ss)->sin_port = htons(port);
-        sl = sizeof(struct sockaddr_in);
-    } else if (inet_pton(AF_INET6, addr, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
-        fam = AF_INET6;
-        ((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
-        ((struct sockaddr_in6 *)&ss)->sin6_port = htons(port);
-        sl = sizeof(struct sockaddr_in6);
-    } else {
+    if (fd == -EINVAL) {
         cerr_add(e, CHORUS_ERR_INVAL, NULL, NULL, "IPC address %s is not an IP address", addr);
-        return -1;
-    }
-    fd = socket(fam, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        cerr_add(e, CHORUS_ERR_IO, NULL, NULL, "IPC socket: %s", strerror(errno));
-        return -1;
-    }
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 128) < 0) {
+    } else if (fd < 0) {
         cerr_add(e, CHORUS_ERR_IO, NULL, NULL, "cannot listen on %s port %u (ipc): %s", addr, port,
-                 strerror(errno));
-        close(fd);
-        return -1;
+                 strerror(-fd));
     }
-    return fd;
+    return fd < 0 ? -1 : fd;
 }
 
 static int

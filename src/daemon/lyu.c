@@ -266,3 +266,21 @@ lyu_count(const struct lyd_node *n, bool siblings)
     (void)start;
     return c;
 }
+
+int
+lyu_merge_copy(struct lyd_node **into, const struct lyd_node *n, uint32_t dup_opts)
+{
+    struct lyd_node *d = NULL, *top;
+    uint32_t mopts = LYD_MERGE_DESTRUCT | (dup_opts & LYD_DUP_WITH_FLAGS ? LYD_MERGE_WITH_FLAGS : 0);
+
+    if (lyd_dup_single(n, NULL, dup_opts | LYD_DUP_WITH_PARENTS, &d)) {
+        return -1;
+    }
+    for (top = d; top->parent; top = lyd_parent(top)) {
+    }
+    if (lyd_merge_siblings(into, top, mopts)) {
+        lyd_free_all(top);
+        return -1;
+    }
+    return 0;
+}

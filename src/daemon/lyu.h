@@ -23,6 +23,13 @@ enum chorus_err lyu_err(struct cerr **e, const struct ly_ctx *ctx, enum chorus_e
 char *lyu_path(const struct lyd_node *node);
 
 /*
+ * Copy @p n with its ancestors (lyd_dup_single() options @p dup_opts, LYD_DUP_WITH_PARENTS
+ * added) and merge the copy into the tree *@p into (LYD_MERGE_WITH_FLAGS when @p dup_opts has
+ * LYD_DUP_WITH_FLAGS). Returns 0 or -1 (out of memory).
+ */
+int lyu_merge_copy(struct lyd_node **into, const struct lyd_node *n, uint32_t dup_opts);
+
+/*
  * A resolved data path: a scratch chain of instances, one per path step, usable as templates
  * for lyd_find_sibling_first() in any tree of the same context.
  */

@@ -422,8 +422,6 @@ diff_walk(struct core *c, struct txn *t, struct lyd_node *n, const char *inh,
         return rc;
     }
     if (!strcmp(op, "create") || !strcmp(op, "replace")) {
-        struct lyd_node *dup = NULL, *top;
-
         if (n->schema->nodetype == LYS_LEAF && !strcmp(op, "replace")) {
             path = lyu_path(n);
             rc = path ? txn_set(c, t, path, lyd_get_value(n), e)
@@ -431,17 +429,9 @@ diff_walk(struct core *c, struct txn *t, struct lyd_node *n, const char *inh,
             free(path);
             return rc;
         }
-        if (lyd_dup_single(n, NULL, LYD_DUP_RECURSIVE | LYD_DUP_WITH_PARENTS | LYD_DUP_NO_META,
-                           &dup)) {
-            return lyu_err(e, c->ctx, CHORUS_ERR_NOMEM, NULL);
-        }
-        for (top = dup; top->parent; top = lyd_parent(top)) {
-        }
-        if (lyd_merge_siblings(merge, top, LYD_MERGE_DESTRUCT)) {
-            lyd_free_all(top);
-            return lyu_err(e, c->ctx, CHORUS_ERR_NOMEM, NULL);
-        }
-        return CHORUS_OK;
+        return lyu_merge_copy(merge, n, LYD_DUP_RECURSIVE | LYD_DUP_NO_META)
+                   ? lyu_err(e, c->ctx, CHORUS_ERR_NOMEM, NULL)
+                   : CHORUS_OK;
     }
     if (!strcmp(op, "delete")) {
         path = lyu_path(n);

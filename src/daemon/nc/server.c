@@ -413,25 +413,6 @@ which_db(struct rq *r, const struct lyd_node *cont, enum chorus_db *db,
 
 /* ---- reads: filters ---- */
 
-/* Copy @p n with its ancestors into *@p out (merged). */
-static int
-add_with_parents(struct lyd_node **out, const struct lyd_node *n)
-{
-    struct lyd_node *d = NULL, *top;
-
-    if (lyd_dup_single(n, NULL, LYD_DUP_RECURSIVE | LYD_DUP_WITH_PARENTS | LYD_DUP_WITH_FLAGS,
-                       &d)) {
-        return -1;
-    }
-    for (top = d; top->parent; top = lyd_parent(top)) {
-    }
-    if (lyd_merge_siblings(out, top, LYD_MERGE_DESTRUCT | LYD_MERGE_WITH_FLAGS)) {
-        lyd_free_all(top);
-        return -1;
-    }
-    return 0;
-}
-
 static int
 select_xpath(struct lyd_node *tree, const char *xpath, struct lyd_node **out, struct cerr **e)
 {
@@ -449,7 +430,7 @@ select_xpath(struct lyd_node *tree, const char *xpath, struct lyd_node **out, st
         return -1;
     }
     for (uint32_t i = 0; !r && i < set->count; i++) {
-        r = add_with_parents(out, set->dnodes[i]);
+        r = lyu_merge_copy(out, set->dnodes[i], LYD_DUP_RECURSIVE | LYD_DUP_WITH_FLAGS);
     }
     ly_set_free(set, NULL);
     if (r) {
@@ -995,37 +976,16 @@ edit_node(struct rq *r, struct txn *t, struct lyd_node *n, const char *inh,
         goto out;
     }
     if (!strcmp(op, "merge")) {
-        if (!has_op_below(n) || (n->schema->nodetype & LYD_NODE_TERM)) {
-            struct lyd_node *d = NULL, *top;
+        /* the whole subtree, or, when its children carry operations of their own, the node
+         * alone (it exists: merged) before them */
+        bool whole = !has_op_below(n) || (n->schema->nodetype & LYD_NODE_TERM);
 
-            if (lyd_dup_single(n, NULL,
-                               LYD_DUP_RECURSIVE | LYD_DUP_WITH_PARENTS | LYD_DUP_NO_META, &d)) {
-                rc = cerr_add(&r->err, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
-                goto out;
-            }
-            for (top = d; top->parent; top = lyd_parent(top)) {
-            }
-            if (lyd_merge_siblings(merge, top, LYD_MERGE_DESTRUCT)) {
-                lyd_free_all(top);
-                rc = cerr_add(&r->err, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
-            }
+        if (lyu_merge_copy(merge, n, LYD_DUP_NO_META | (whole ? LYD_DUP_RECURSIVE : 0))) {
+            rc = cerr_add(&r->err, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
             goto out;
         }
-        /* the node exists (merged), its children carry operations of their own */
-        {
-            struct lyd_node *d = NULL, *top;
-
-            if (lyd_dup_single(n, NULL, LYD_DUP_WITH_PARENTS | LYD_DUP_NO_META, &d)) {
-                rc = cerr_add(&r->err, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
-                goto out;
-            }
-            for (top = d; top->parent; top = lyd_parent(top)) {
-            }
-            if (lyd_merge_siblings(merge, top, LYD_MERGE_DESTRUCT)) {
-                lyd_free_all(top);
-                rc = cerr_add(&r->err, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
-                goto out;
-            }
+        if (whole) {
+            goto out;
         }
     } else if (strcmp(op, "none")) {
         rc = cerr_add(&r->err, CHORUS_ERR_INVAL, path, "bad-attribute",
@@ -2092,28 +2052,8 @@ on_ncs(void *arg, int fd, uint32_t events)
         flush(k);
     }
     if ((events & EV_READ) && !k->dead && !k->busy && !k->closing) {
-        for (;;) {
-            ssize_t n;
-
-            if (buf_reserve(&k->in, READ_CHUNK)) {
-                ncs_close(k);
-                break;
-            }
-            n = read(k->fd, k->in.p + k->in.len, READ_CHUNK);
-            if (n < 0 && errno == EINTR) {
-                continue;
-            }
-            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-                break;
-            }
-            if (n <= 0) {
-                ncs_close(k);
-                break;
-            }
-            k->in.len += (size_t)n;
-            if ((size_t)n < READ_CHUNK) {
-                break;
-            }
+        if (buf_read_fd(&k->in, k->fd, READ_CHUNK) <= 0) {
+            ncs_close(k); /* end of file, a read error, or no memory for the input */
         }
         if (!k->dead) {
             idle_arm(k);
@@ -2198,38 +2138,16 @@ on_ssh_channel(void *arg, int fd, const char *user, const char *peer)
 static int
 listen_tcp(const char *addr, uint16_t port, struct cerr **e)
 {
-    struct sockaddr_storage ss = {0};
-    socklen_t sl;
-    int fd, one = 1, fam;
+    int fd = tcp_listen(addr, port, 64);
 
-    if (inet_pton(AF_INET, addr, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
-        fam = AF_INET;
-        ((struct sockaddr_in *)&ss)->sin_family = AF_INET;
-        ((struct sockaddr_in *)&ss)->sin_port = htons(port);
-        sl = sizeof(struct sockaddr_in);
-    } else if (inet_pton(AF_INET6, addr, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
-        fam = AF_INET6;
-        ((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
-        ((struct sockaddr_in6 *)&ss)->sin6_port = htons(port);
-        sl = sizeof(struct sockaddr_in6);
-    } else {
+    if (fd == -EINVAL) {
         cerr_add(e, CHORUS_ERR_INVAL, NULL, NULL, "NETCONF TCP address %s is not an IP address",
                  addr);
-        return -1;
-    }
-    fd = socket(fam, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        cerr_add(e, CHORUS_ERR_IO, NULL, NULL, "NETCONF TCP socket: %s", strerror(errno));
-        return -1;
-    }
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 64) < 0) {
+    } else if (fd < 0) {
         cerr_add(e, CHORUS_ERR_IO, NULL, NULL, "cannot listen on %s port %u (netconf/tcp): %s",
-                 addr, port, strerror(errno));
-        close(fd);
-        return -1;
+                 addr, port, strerror(-fd));
     }
-    return fd;
+    return fd < 0 ? -1 : fd;
 }
 
 /* Phase 2: the northbound interfaces open. */

@@ -475,32 +475,14 @@ hostkey_load(const char *path, ssh_key *ret_key, struct cerr **e)
 static enum chorus_err
 listen_on(const char *addr, uint16_t port, int *ret_fd, struct cerr **e)
 {
-    struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV,
-                             .ai_socktype = SOCK_STREAM};
-    struct addrinfo *ai = NULL;
-    char ports[8];
-    int fd = -1, one = 1, r;
+    int fd = tcp_listen(addr, port, 64);
 
-    snprintf(ports, sizeof ports, "%u", (unsigned)port);
-    if ((r = getaddrinfo(addr, ports, &hints, &ai)) != 0) {
+    if (fd < 0) {
         return cerr_add(e, CHORUS_ERR_IO, NULL, NULL,
                         "cannot listen for NETCONF over SSH on %s port %u: %s", addr,
-                        (unsigned)port, gai_strerror(r));
+                        (unsigned)port,
+                        fd == -EINVAL ? "not an IP address" : strerror(-fd));
     }
-    fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
-        bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 64) < 0) {
-        int err = errno;
-
-        freeaddrinfo(ai);
-        if (fd >= 0) {
-            close(fd);
-        }
-        return cerr_add(e, CHORUS_ERR_IO, NULL, NULL,
-                        "cannot listen for NETCONF over SSH on %s port %u: %s", addr,
-                        (unsigned)port, strerror(err));
-    }
-    freeaddrinfo(ai);
     *ret_fd = fd;
     return CHORUS_OK;
 }
