@@ -121,6 +121,15 @@ enum chorus_err chorus_connect(const char *target, const char *client_name,
                                struct chorus_conn **ret_conn);
 
 /**
+ * @brief chorus_connect() with a deadline on the hello: a daemon that accepts the TCP
+ * connection but does not answer (stopped, overloaded) makes it fail with CHORUS_ERR_TIMEOUT
+ * after @p timeout_ms (0: wait forever, as chorus_connect()). Later calls have no deadline
+ * until chorus_set_timeout().
+ */
+enum chorus_err chorus_connect_timeout(const char *target, const char *client_name,
+                                       uint32_t timeout_ms, struct chorus_conn **ret_conn);
+
+/**
  * @brief Close a connection. The daemon aborts the connection's open transactions and
  * releases its session's locks. NULL is accepted.
  */

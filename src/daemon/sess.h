@@ -22,6 +22,7 @@ struct sess {
     char **groups;
     size_t ngroups;
     time_t since;
+    bool northbound;     /* a session of a northbound interface (NETCONF), not of the API */
     time_t lock_time[5]; /* when it took the lock of each datastore */
     struct txn *txns; /* its transactions (txn->snext) */
     struct sess *next;

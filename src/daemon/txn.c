@@ -98,7 +98,8 @@ txn_new(struct core *c, struct sess *s, enum chorus_db db, bool rw, struct txn *
         return cerr_add(e, CHORUS_ERR_STATE, NULL, NULL,
                         "start phase 0: only the init transaction is writable (attach to it)");
     }
-    if (rw && db == CHORUS_DB_RUNNING && c->cfg->running_access == CFG_RUNNING_VIA_CANDIDATE) {
+    if (rw && db == CHORUS_DB_RUNNING && c->cfg->running_access == CFG_RUNNING_VIA_CANDIDATE &&
+        s->northbound) {
         return cerr_add(e, CHORUS_ERR_STATE, NULL, NULL,
                         "running is writable through the candidate only "
                         "(datastores/running/access)");

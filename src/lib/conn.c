@@ -1044,6 +1044,13 @@ out:
 enum chorus_err
 chorus_connect(const char *target, const char *client_name, struct chorus_conn **ret_conn)
 {
+    return chorus_connect_timeout(target, client_name, 0, ret_conn);
+}
+
+enum chorus_err
+chorus_connect_timeout(const char *target, const char *client_name, uint32_t timeout_ms,
+                       struct chorus_conn **ret_conn)
+{
     struct chorus_conn *c = NULL;
     struct target t;
     enum chorus_err err;
@@ -1064,7 +1071,9 @@ chorus_connect(const char *target, const char *client_name, struct chorus_conn *
     if (err) {
         goto out;
     }
+    atomic_store(&c->timeout_ms, timeout_ms);
     err = hello(c, client_name);
+    atomic_store(&c->timeout_ms, 0);
     if (err) {
         connect_fail(err, "cannot connect to %s: %s", c->peer, chorus_last_error(c)->message);
         goto out;

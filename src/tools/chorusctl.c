@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <libyang/libyang.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 
 #include "chorus/chorus.h"
 #include "chorus/mgmt.h"
+#include "chorus/sub.h"
 #include "common/buf.h"
 #include "common/util.h"
 
@@ -709,6 +711,205 @@ cmd_rpc(struct ctl *x, const struct opts *o, char **args, int nargs)
     return CTL_OK;
 }
 
+/* ---- cluster (chorus-aasync, docs/cluster.md) ---- */
+
+#define AAC_NS "urn:chorus:params:xml:ns:yang:chorus-aacluster"
+
+/* The value of a child leaf of @p n, or NULL. */
+static const char *
+leaf_of(const struct lyd_node *n, const char *name)
+{
+    for (const struct lyd_node *c = n ? lyd_child(n) : NULL; c; c = c->next) {
+        if (!strcmp(LYD_NAME(c), name)) {
+            return lyd_get_value(c);
+        }
+    }
+    return NULL;
+}
+
+/* Read @p path of datastore @p db as a libyang tree (NULL if empty). */
+static enum chorus_err
+read_tree(struct chorus_conn *c, enum chorus_db db, const char *path, struct lyd_node **ret)
+{
+    const struct ly_ctx *ctx;
+    uint32_t th;
+    char *text = NULL;
+    enum chorus_err err;
+
+    *ret = NULL;
+    ly_log_options(LY_LOSTORE);
+    if ((err = chorus_load_schemas(c, &ctx)) || (err = chorus_trans_start(c, db, 0, &th))) {
+        return err;
+    }
+    err = chorus_get(c, th, path, CHORUS_FMT_JSON, CHORUS_GET_WD_ALL, &text);
+    chorus_trans_finish(c, th);
+    if (err == CHORUS_ERR_NOTFOUND) {
+        err = CHORUS_OK;
+    }
+    if (!err && text && *text &&
+        lyd_parse_data_mem(ctx, text, LYD_JSON, LYD_PARSE_ONLY | LYD_PARSE_OPAQ, 0, ret)) {
+        err = CHORUS_ERR_PROTO;
+    }
+    free(text);
+    return err;
+}
+
+struct node_view {
+    int id;
+    char target[96];
+    int reachable, phase;
+    char state[32], txid[32], digest[64];
+};
+
+static void
+view_node(struct ctl *x, struct node_view *v)
+{
+    struct chorus_conn *c = NULL;
+    struct lyd_node *t = NULL;
+    enum chorus_phase ph;
+    const char *s;
+
+    strcpy(v->state, "-");
+    strcpy(v->txid, "-");
+    strcpy(v->digest, "-");
+    v->phase = -1;
+    if (chorus_connect_timeout(v->target, PROG, 2000, &c)) {
+        snprintf(v->state, sizeof v->state, "unreachable");
+        return;
+    }
+    chorus_set_timeout(c, x->timeout_s ? x->timeout_s * 1000 : 10000);
+    if (chorus_session_start(c, x->user, x->context, NULL, 0, NULL, NULL) ||
+        chorus_phase_get(c, &ph)) {
+        snprintf(v->state, sizeof v->state, "unreachable");
+        chorus_disconnect(c);
+        return;
+    }
+    v->reachable = 1;
+    v->phase = (int)ph;
+    if (read_tree(c, CHORUS_DB_OPERATIONAL, "/chorus-aacluster:cluster-state", &t) || !t) {
+        snprintf(v->state, sizeof v->state, "no-synchronizer");
+    } else {
+        if ((s = leaf_of(t, "state"))) {
+            snprintf(v->state, sizeof v->state, "%s", s);
+        }
+        if ((s = leaf_of(t, "transaction-id"))) {
+            snprintf(v->txid, sizeof v->txid, "%s", s);
+        }
+        if ((s = leaf_of(t, "digest"))) {
+            snprintf(v->digest, sizeof v->digest, "%s", s);
+        }
+    }
+    lyd_free_all(t);
+    chorus_disconnect(c);
+}
+
+static int
+cmd_cluster_status(struct ctl *x, const struct opts *o, char **args, int nargs)
+{
+    struct lyd_node *t = NULL;
+    struct node_view *v = NULL;
+    size_t n = 0;
+    int rc = ctl_open(x), bad = 0;
+    enum chorus_err err;
+
+    (void)o;
+    (void)args;
+    (void)nargs;
+    if (rc) {
+        return rc;
+    }
+    ly_log_options(LY_LOSTORE);
+    if ((err = chorus_load_schemas(x->conn, NULL))) {
+        return report(x, err);
+    }
+    if (!ly_ctx_get_module_implemented(chorus_ctx(x->conn), "chorus-aacluster")) {
+        fprintf(stderr, PROG ": this chorusd has no cluster (module chorus-aacluster)\n");
+        return CTL_ERR;
+    }
+    if ((err = read_tree(x->conn, CHORUS_DB_RUNNING, "/chorus-aacluster:cluster", &t))) {
+        return report(x, err);
+    }
+    for (const struct lyd_node *c = t ? lyd_child(t) : NULL; c; c = c->next) {
+        const char *id = leaf_of(c, "id"), *a = leaf_of(c, "address"),
+                   *p = leaf_of(c, "ipc-port");
+        struct node_view *nv;
+
+        if (strcmp(LYD_NAME(c), "node") || !id || !a || !p || !(nv = realloc(v, (n + 1) * sizeof *v))) {
+            continue;
+        }
+        v = nv;
+        memset(&v[n], 0, sizeof *v);
+        v[n].id = atoi(id);
+        snprintf(v[n].target, sizeof v[n].target, strchr(a, ':') ? "[%s]:%s" : "%s:%s", a, p);
+        n++;
+    }
+    lyd_free_all(t);
+    if (!n) {
+        fprintf(stderr, PROG ": the node list of /chorus-aacluster:cluster is empty\n");
+        return CTL_ERR;
+    }
+    printf("%-5s %-22s %-6s %-16s %-13s %s\n", "node", "address", "phase", "state",
+           "cluster-txid", "digest");
+    for (size_t i = 0; i < n; i++) {
+        char ph[16] = "-";
+
+        view_node(x, &v[i]);
+        if (v[i].phase >= 0) {
+            snprintf(ph, sizeof ph, "%d", v[i].phase);
+        }
+        printf("%-5d %-22s %-6s %-16s %-13s %s\n", v[i].id, v[i].target, ph, v[i].state,
+               v[i].txid, v[i].digest);
+        if (!v[i].reachable || strcmp(v[i].state, "in-sync") || v[i].phase != 2 ||
+            strcmp(v[i].txid, v[0].txid) || strcmp(v[i].digest, v[0].digest)) {
+            bad = 1;
+        }
+    }
+    if (bad) {
+        printf("the nodes are NOT in sync\n");
+    } else {
+        printf("in sync: %zu nodes at cluster transaction %s\n", n, v[0].txid);
+    }
+    free(v);
+    return bad ? CTL_ERR : CTL_OK;
+}
+
+static int
+cmd_cluster_leave(struct ctl *x, const struct opts *o, char **args, int nargs)
+{
+    enum chorus_err err;
+    char *out = NULL;
+    int rc = ctl_open(x);
+
+    (void)o;
+    (void)args;
+    (void)nargs;
+    if (rc) {
+        return rc;
+    }
+    err = chorus_rpc(x->conn, CHORUS_FMT_XML, "<leave xmlns=\"" AAC_NS "\"/>", &out);
+    if (err) {
+        return report(x, err);
+    }
+    free(out);
+    printf("left the cluster; stopping chorusd\n");
+    chorus_disconnect(x->conn);
+    x->conn = NULL;
+    x->session = 0;
+    /* wait until the daemon is gone */
+    for (int i = 0; i < 600; i++) {
+        struct chorus_conn *c = NULL;
+
+        if (chorus_connect_timeout(x->target, PROG, 1000, &c)) {
+            printf("chorusd stopped\n");
+            return CTL_OK;
+        }
+        chorus_disconnect(c);
+        usleep(50000);
+    }
+    fprintf(stderr, PROG ": chorusd did not stop within 30 s\n");
+    return CTL_ERR;
+}
+
 static int cmd_help(struct ctl *x, const struct opts *o, char **args, int nargs);
 
 static const struct cmd commands[] = {
@@ -745,6 +946,13 @@ static const struct cmd commands[] = {
     {"txid", NULL, "", 0, 0, cmd_txid, "txid", "print the transaction id of running"},
     {"status", NULL, "", 0, 0, cmd_status, "status", "print chorusd's status (JSON)"},
     {"stop", NULL, "", 0, 0, cmd_stop, "stop", "stop chorusd"},
+    {"cluster", "status", "", 0, 0, cmd_cluster_status, "cluster status",
+     "for every node of the cluster: reachable or not, start phase, state, last\n"
+     "applied cluster transaction and digest of the synchronized data; exit 1\n"
+     "unless all are reachable, in sync and equal"},
+    {"cluster", "leave", "", 0, 0, cmd_cluster_leave, "cluster leave",
+     "remove this node from every member's node list in one cluster\n"
+     "transaction, then stop it"},
     {"help", NULL, "", 0, 0, cmd_help, "help", "show this help"},
 };
 
@@ -1000,6 +1208,9 @@ main(int argc, char **argv)
     if (!c) {
         if (!strcmp(argv[0], "rollback")) {
             return usage_error("rollback needs 'list' or 'apply'");
+        }
+        if (!strcmp(argv[0], "cluster")) {
+            return usage_error("cluster needs 'status' or 'leave'");
         }
         return usage_error("unknown command '%s'", argv[0]);
     }

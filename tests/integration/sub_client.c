@@ -1351,6 +1351,36 @@ scen_serve_rpc(void)
     app_stop(&v);
 }
 
+/* For the cluster tests (t_cluster*.sh): until SIGTERM, "veto": a validator refusing leaf1
+ * above 1000000 (val_cb); "slow:MS:PRIO": a two-phase subscriber on /routes:active-cfg that
+ * sleeps MS in PREPARE, at priority PRIO (the synchronizer's is 1000000). */
+static void
+scen_serve_cluster(const char *arg)
+{
+    struct app v = {.name = "validator", .kind = CHORUS_SUB_VALIDATE, .path = ROUTE,
+                    .cb = val_cb};
+    struct app s = {.name = "slow", .kind = CHORUS_SUB_CONFIG, .path = "/routes:active-cfg",
+                    .flags = CHORUS_SUB_TWO_PHASE, .cb = sub_cb};
+    struct app *a = &v;
+    int ms = 0, prio = 0;
+
+    if (arg && sscanf(arg, "slow:%d:%d", &ms, &prio) == 2) {
+        s.sleep_ms = ms;
+        s.prio = prio;
+        a = &s;
+    } else if (!arg || strcmp(arg, "veto")) {
+        FAIL(NULL, "serve-cluster: veto or slow:MS:PRIO");
+    }
+    signal(SIGTERM, on_term);
+    app_start(a);
+    printf("ready\n");
+    fflush(stdout);
+    while (!serve_stop) {
+        usleep(20000);
+    }
+    app_stop(a);
+}
+
 /* Registrations that cannot be: clear errors, nothing registered. */
 static void
 scen_bad(void)
@@ -1418,6 +1448,8 @@ main(int argc, char **argv)
         scen_lockinfo();
     } else if (!strcmp(scen, "trans")) {
         scen_trans();
+    } else if (!strcmp(scen, "serve-cluster")) {
+        scen_serve_cluster(argc > 3 ? argv[3] : NULL);
     } else if (!strcmp(scen, "serve-rpc")) {
         scen_serve_rpc();
     } else if (!strcmp(scen, "bad")) {

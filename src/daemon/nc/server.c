@@ -2085,6 +2085,7 @@ ncs_new(struct nc_server *srv, int fd, const char *user, const char *peer, bool 
         close(fd);
         return;
     }
+    k->sess->northbound = true;
     k->srv = srv;
     k->fd = fd;
     k->tcp = tcp;
