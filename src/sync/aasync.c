@@ -985,9 +985,36 @@ cluster_prepare(struct chorus_conn *c, const struct chorus_event *ev, const char
     return CHORUS_OK;
 }
 
+/* Test hook (tests/crash/t_cluster_faults.sh): CHORUS_AASYNC_CRASH=after-first-commit makes
+ * the originating node die (chorusd and this process, kill -9) once one peer has committed. */
+static void
+crash_after_first_commit(void)
+{
+    struct chorus_conn *c = NULL;
+    char *st = NULL, *p;
+
+    for (int i = 0; i < MAX_NODES; i++) {
+        if (g.peers[i].in) {
+            job_main(&(struct jobarg){i, J_COMMIT, NULL, 0});
+            break;
+        }
+    }
+    if (!chorus_connect(g.local, PROG "-crash", &c) && !chorus_status(c, &st) &&
+        (p = strstr(st, "\"pid\": "))) {
+        logm("CHORUS_AASYNC_CRASH: killing chorusd (pid %ld) and this process", atol(p + 7));
+        kill((pid_t)atol(p + 7), SIGKILL);
+    }
+    raise(SIGKILL);
+}
+
 static void
 cluster_commit(const struct chorus_event *ev)
 {
+    const char *crash = getenv("CHORUS_AASYNC_CRASH");
+
+    if (crash && !strcmp(crash, "after-first-commit")) {
+        crash_after_first_commit();
+    }
     run_jobs(J_COMMIT, NULL, 0);
     for (int i = 0; i < MAX_NODES; i++) {
         struct peer *p = &g.peers[i];

@@ -320,6 +320,8 @@ app_stop(struct app *a)
     pthread_join(a->thr, NULL);
 }
 
+static int print_events; /* serve-cluster: events on stdout too */
+
 /* A subscriber: logs "<EVENT> <name>", keeps the diff (JSON), vetoes if told to. */
 static enum chorus_err
 sub_cb(struct chorus_conn *conn, const struct chorus_event *ev, void *arg)
@@ -328,6 +330,10 @@ sub_cb(struct chorus_conn *conn, const struct chorus_event *ev, void *arg)
     char *text = NULL;
 
     logev("%s %s", evname(ev->type), a->name);
+    if (print_events) {
+        printf("%s %s\n", evname(ev->type), a->name);
+        fflush(stdout);
+    }
     if (ev->diff) {
         lyd_print_mem(&text, ev->diff, LYD_JSON, LYD_PRINT_WITHSIBLINGS | LYD_PRINT_SHRINK);
     }
@@ -1372,6 +1378,7 @@ scen_serve_cluster(const char *arg)
         FAIL(NULL, "serve-cluster: veto or slow:MS:PRIO");
     }
     signal(SIGTERM, on_term);
+    print_events = 1;
     app_start(a);
     printf("ready\n");
     fflush(stdout);

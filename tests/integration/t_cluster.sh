@@ -10,68 +10,9 @@
 # reverted on every node).
 . "$(dirname "$0")/../lib.sh"
 
-: "${CHORUS_BUILD:?}"
-CLUSTER="$CHORUS_SRC/examples/routes/cluster.sh"
-NC="/usr/bin/python3 $CHORUS_SRC/tests/integration/nc_cluster.py"
-SUB="$CHORUS_BUILD/tests/sub_client"
-R=/routes:active-cfg/routes/route
+. "$(dirname "$0")/../cluster_lib.sh"
 N=${CHORUS_CLUSTER_ROUTES:-1000}
 SECS=${CHORUS_CLUSTER_SECS:-30}
-export CHORUS_BUILD
-
-# A port offset whose ports (IPC, SSH, TCP of 6 nodes) are free, below the kernel's ephemeral
-# range so that other tests' free_port never hands them out meanwhile.
-pick_offset() {
-    /usr/bin/python3 - <<'EOF'
-import random, socket
-for _ in range(200):
-    off = random.randrange(10000, 22000, 100)
-    ports = [b + 10 * i + off for i in range(6) for b in (4565, 2022, 2023)]
-    try:
-        ss = []
-        for p in ports:
-            s = socket.socket(); s.bind(("127.0.0.1", p)); ss.append(s)
-        for s in ss: s.close()
-        print(off); break
-    except OSError:
-        for s in ss: s.close()
-EOF
-}
-OFF=$(pick_offset)
-[ -n "$OFF" ] || die "no free port range"
-CDIR=$T/cl
-cl() { "$CLUSTER" "$@" --dir "$CDIR" --port-offset "$OFF"; }
-ipc() { echo $((4565 + 10 * $1 + OFF)); }
-ssh() { echo $((2022 + 10 * $1 + OFF)); }
-c() { local n=$1; shift; "$CHORUSCTL" -t 60 -p "$(ipc "$n")" "$@"; }
-on_exit() {
-    local rc=$?
-    [ -d "$CDIR" ] && "$CLUSTER" stop --dir "$CDIR" >/dev/null 2>&1
-    if [ "$rc" -ne 0 ]; then
-        for l in "$CDIR"/node*/aasync.log; do [ -f "$l" ] && { echo "---- $l (tail)"; tail -n 25 "$l"; }; done
-    fi
-    (exit "$rc")
-    cleanup
-}
-trap on_exit EXIT
-
-# every node answers the same routes (get-config over NETCONF) and cluster status agrees
-same_everywhere() {
-    local want=$1 n
-    shift
-    for n in "$@"; do
-        $NC "$(ssh "$n")" get >"$T/get.$n" || die "get-config on node $n: $(cat "$T/get.$n")"
-        cmp -s "$T/get.$n" "$want" || die "node $n differs: $(diff "$want" "$T/get.$n" | head -n 5)"
-    done
-}
-status_ok() {
-    local i
-    for i in $(seq 1 40); do
-        c "$1" cluster status >"$T/status" 2>&1 && return 0
-        sleep 0.25
-    done
-    die "cluster status: $(cat "$T/status")"
-}
 
 # ---- running mode ----
 echo "-- 3 nodes with different local data: node 0's wins"
