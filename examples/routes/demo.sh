@@ -1,79 +1,72 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# make demo: one chorusd node with the routes example. Loads routes in one transaction,
-# changes one through chorusctl, shows that an invalid change is refused with its path and
-# reason, rolls a commit back, and shows that a kill -9 loses nothing that was committed.
-# (The 3-node active-active cluster replaces this demo once chorus-aasync exists.)
+# make demo: a 3-node active-active cluster of the routes example on 127.0.0.1
+# (examples/routes/cluster.sh: chorusd + chorus-aasync per node). Each node starts with routes
+# of its own values and node 0's win; a change made through NETCONF on node 1 appears on nodes
+# 0 and 2; a change refused by the cluster; a 4th node joins and is in sync; it leaves.
 set -euo pipefail
 BUILD=$(cd "${1:-build}" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
-CHORUSD="$BUILD/chorusd"
-CHORUSCTL="$BUILD/chorusctl"
+ROOT=$(cd "$HERE/../.." && pwd)
+export CHORUS_BUILD=$BUILD
+CTL="$BUILD/chorusctl"
+NC="/usr/bin/python3 $ROOT/tests/integration/nc_cluster.py"
 DIR=$(mktemp -d /tmp/chorus-demo.XXXXXX)
-PORT=${CHORUS_DEMO_PORT:-4565}
-if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
-    PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-fi
-export CHORUS_IPC_PORT=$PORT
 R="/routes:active-cfg/routes/route"
 
+# the documented ports (IPC 4565+10i, SSH 2022+10i, TCP 2023+10i) unless they are taken
+OFF=${CHORUS_DEMO_OFFSET:-$(/usr/bin/python3 - <<'EOF'
+import socket
+for off in [0] + list(range(20000, 30000, 100)):
+    try:
+        ss = []
+        for i in range(4):
+            for b in (4565, 2022, 2023):
+                s = socket.socket(); s.bind(("127.0.0.1", b + 10 * i + off)); ss.append(s)
+        print(off); break
+    except OSError:
+        pass
+    finally:
+        for s in ss: s.close()
+EOF
+)}
+cl() { "$HERE/cluster.sh" "$@" --dir "$DIR" --port-offset "$OFF"; }
+ipc() { echo $((4565 + 10 * $1 + OFF)); }
+ssh() { echo $((2022 + 10 * $1 + OFF)); }
 cleanup() {
-    "$CHORUSCTL" stop >/dev/null 2>&1 || true
-    [ -n "${PID:-}" ] && kill -9 "$PID" 2>/dev/null || true
+    cl stop >/dev/null 2>&1 || true
     rm -rf "$DIR"
 }
 trap cleanup EXIT
-
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
+leaf1() { "$CTL" -p "$(ipc "$1")" get "$R[id='$2']/leaf1"; }
 
-start() {
-    "$CHORUSD" -c "$HERE/chorusd.conf" --addloadpath "$HERE" --dbdir "$DIR/node0" \
-        --ipc-port "$PORT"
-    PID=$(python3 -c "import json,sys; print(json.load(sys.stdin)['pid'])" <<<"$("$CHORUSCTL" status)")
-}
+step "start a 3-node cluster (nodes 0..2, IPC ports $(ipc 0), $(ipc 1), $(ipc 2); NETCONF over SSH $(ssh 0), $(ssh 1), $(ssh 2))"
+echo "each node starts with 100 routes of its own values; node 0 is the init node: its data wins"
+run cl start 3 --routes 100
+for n in 0 1 2; do echo "node $n: route 0000042 leaf1 = $(leaf1 "$n" 0000042)"; done
+run "$CTL" -p "$(ipc 0)" cluster status
 
-step "start chorusd with the routes model (database $DIR/node0, IPC port $PORT)"
-run "$CHORUSD" --version
-start
-run "$CHORUSCTL" wait-start 2
-echo "chorusd is running (pid $PID) in start phase 2"
+step "change route 0000042 through NETCONF (ncclient, admin/admin) on node 1"
+run $NC "$(ssh 1)" set 0000042 4242
+for n in 0 1 2; do echo "node $n: route 0000042 leaf1 = $(leaf1 "$n" 0000042)"; done
 
-step "load 1000 routes in one transaction"
-python3 "$HERE/gen-routes.py" 1000 >"$DIR/routes.xml"
-run "$CHORUSCTL" load "$DIR/routes.xml"
-echo "transaction id: $("$CHORUSCTL" txid)"
-run "$CHORUSCTL" get "$R[id='0000042']"
+step "1000 routes in one edit-config on node 2, read back from node 0"
+run $NC "$(ssh 2)" edit 1000 7 1001
+echo "node 0 holds $("$CTL" -p "$(ipc 0)" get /routes:active-cfg | grep -c '<route>') routes"
 
-step "change one route"
-run "$CHORUSCTL" set "$R[id='0000042']/leaf1" 4242
-run "$CHORUSCTL" get "$R[id='0000042']/leaf1"
-echo "transaction id: $("$CHORUSCTL" txid)"
+step "an invalid value and a write to the cluster's own configuration are refused: nothing changes"
+run $NC "$(ssh 0)" set 0000042 -1 || true
+run "$CTL" -p "$(ipc 1)" set /chorus-aacluster:cluster/heartbeat-interval 100 || true
+run "$CTL" -p "$(ipc 0)" cluster status
 
-step "an invalid change is refused with the path and the reason, and changes nothing"
-run "$CHORUSCTL" set "$R[id='0000042']/leaf2" -5 || true
-run "$CHORUSCTL" set "$R[id='7777777']/leaf1" 1 || true
-echo "transaction id: $("$CHORUSCTL" txid)"
+step "node 3 joins the cluster through node 0"
+run cl join 3
+echo "node 3: route 0000042 leaf1 = $(leaf1 3 0000042)"
+run "$CTL" -p "$(ipc 3)" cluster status
 
-step "roll back the last commit (as a new transaction)"
-run "$CHORUSCTL" rollback list
-run "$CHORUSCTL" rollback apply 0
-run "$CHORUSCTL" get "$R[id='0000042']/leaf1"
-
-step "kill -9 the daemon and start it again: every committed change is there"
-"$CHORUSCTL" save >"$DIR/before.xml"
-run kill -9 "$PID"
-sleep 0.2
-start
-"$CHORUSCTL" save >"$DIR/after.xml"
-if cmp -s "$DIR/before.xml" "$DIR/after.xml"; then
-    echo "the recovered configuration is identical ($(grep -c '<route>' "$DIR/after.xml") routes, transaction id $("$CHORUSCTL" txid))"
-else
-    echo "the recovered configuration differs!" >&2
-    exit 1
-fi
-grep "recovered" "$DIR/node0/chorusd.log" | tail -n 1
-
-step "status"
-run "$CHORUSCTL" status
-step "done"
+step "node 3 leaves the cluster"
+run cl leave 3
+run "$CTL" -p "$(ipc 0)" cluster status
+step "done (logs: each node's chorusd.log and aasync.log in $DIR, removed now)"
