@@ -17,7 +17,7 @@ echo "== tests under ASan+UBSan (build: $A)"
 (cd "$A" && ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
     UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     LSAN_OPTIONS=suppressions="$SRC/tests/lsan.supp" \
-    CHORUS_VAL_ITERS=600 CHORUS_NC_BIG=20000 ctest -j2 --output-on-failure) || fail=1
+    CHORUS_VAL_ITERS=600 CHORUS_NC_BIG=20000 CHORUS_CLUSTER_SECS=10 ctest -j2 --output-on-failure) || fail=1
 
 echo "== fuzzing (${FUZZ_SECONDS}s per target, build: $F)"
 for f in "$F"/tests/fuzz_*; do
