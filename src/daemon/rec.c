@@ -541,6 +541,51 @@ strip_defaults(struct lyd_node *n)
     }
 }
 
+/*
+ * Remove the with-defaults annotation ("@NAME":{"ietf-netconf-with-defaults:default":true})
+ * of the record's node (the first member) from a record's JSON; *ret_top: whether it had one.
+ * libyang 2.1.30 dereferences NULL parsing such an annotation of a leaf into an existing
+ * parent; the caller sets the default flag back. Annotations of descendants stay (they mark
+ * the default descendants that are stripped). Inside JSON strings quotes are escaped, so the
+ * pattern only matches annotations.
+ */
+static char *
+untag_defaults(const char *data, bool *ret_top)
+{
+    static const char tail[] = "\":{\"ietf-netconf-with-defaults:default\":true}";
+    size_t len = strlen(data), o = 0;
+    char *out = malloc(len + 1), first[256] = "";
+    const char *p = data, *q;
+
+    *ret_top = false;
+    if (!out) {
+        return NULL;
+    }
+    /* the first member's name: {"mod:name": */
+    if (data[0] == '{' && data[1] == '"' && (q = strchr(data + 2, '"')) &&
+        (size_t)(q - data - 2) < sizeof first) {
+        memcpy(first, data + 2, (size_t)(q - data - 2));
+        first[q - data - 2] = 0;
+    }
+    while ((q = strstr(p, ",\"@"))) {
+        const char *name = q + 3, *end = strchr(name, '"');
+
+        if (end && !strncmp(end, tail, sizeof tail - 1) && *first &&
+            (size_t)(end - name) == strlen(first) && !strncmp(name, first, strlen(first))) {
+            *ret_top = true;
+            memcpy(out + o, p, (size_t)(q - p));
+            o += (size_t)(q - p);
+            p = end + sizeof tail - 1;
+        } else {
+            memcpy(out + o, p, (size_t)(q - p) + 3);
+            o += (size_t)(q - p) + 3;
+            p = q + 3;
+        }
+    }
+    memcpy(out + o, p, strlen(p) + 1);
+    return out;
+}
+
 /* Parse an entry's data as the node at @p node_path (of parent @p parent_path): returns the
  * detached node (default nodes stripped) and resolves its path. */
 static enum chorus_err
@@ -560,10 +605,19 @@ data_node(struct ly_ctx *ctx, const char *parent_path, const char *data, struct 
             }
         }
     }
-    if (parse_under(ctx, parent, data, parent ? NULL : &tree)) {
+    bool top_default;
+    char *plain = untag_defaults(data, &top_default);
+
+    if (!plain) {
+        lyd_free_all(scratch);
+        return cerr_add(e, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
+    }
+    if (parse_under(ctx, parent, plain, parent ? NULL : &tree)) {
+        free(plain);
         lyd_free_all(scratch);
         return lyu_err(e, ctx, CHORUS_ERR_SCHEMA, parent_path);
     }
+    free(plain);
     if (parent) {
         /* the template chain holds only keys below the parent: the parsed node is its only
          * other child */
@@ -580,6 +634,9 @@ data_node(struct ly_ctx *ctx, const char *parent_path, const char *data, struct 
     lyd_free_all(scratch);
     lyd_free_all(tree); /* only with no parent: anything parsed besides the node */
     strip_defaults(n);
+    if (top_default) {
+        n->flags |= LYD_DEFAULT;
+    }
     *ret = n;
     return CHORUS_OK;
 }

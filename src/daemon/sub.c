@@ -427,7 +427,13 @@ add_subtree(struct dbuild *b, struct lyd_node *tparent, struct lyd_node *tn, con
         return -1;
     }
     first = dp ? lyd_child(dp) : b->diff;
-    if (first && !lyd_find_sibling_first(first, tn, &found) && found) {
+    if (first &&
+        ((tn->schema->nodetype == LYS_LEAF)
+             /* a leaf is one instance whatever its value (lyd_find_sibling_first() compares
+              * values: a leaf deleted and set again would appear twice) */
+             ? !lyd_find_sibling_val(first, tn->schema, NULL, 0, &found)
+             : !lyd_find_sibling_first(first, tn, &found)) &&
+        found) {
         /* the same node removed and inserted again (a replacement): the difference of the
          * two versions */
         struct lyd_meta *m = lyd_find_meta(found->meta, NULL, "yang:operation");

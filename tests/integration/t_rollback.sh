@@ -129,8 +129,20 @@ ctl n2 save >"$T/after2.xml" || die "save"
 same_routes "$T/before.xml" "$T/after2.xml" || die "rollback of the delete of the top container"
 [ "$(ctl n2 txid)" = 6 ] || die "txid"
 node_stop n2
+
+# undoing the change of a leaf that had its default value: back to the default (the inverse
+# record holds the default-tagged old value, parsed under its parent)
+node_start n3 --addloadpath "$CHORUS_SRC/tests/integration/models"
+ok ctl n3 set /chorus-test:box/name x
+ok ctl n3 set /chorus-test:box/mode manual
+ok ctl n3 rollback apply 0
+[ "$(ctl n3 get /chorus-test:box/mode)" = auto ] || die "mode is not back to its default"
+ctl n3 get /chorus-test:box | grep -q "<mode>" && die "the default became explicit"
+[ "$(ctl n3 get /chorus-test:box/name)" = x ] || die "rollback 0 went too far"
+node_stop n3
 subtests_end
 clean_exit "$T/n0.out"
 clean_exit "$T/n1.out"
 clean_exit "$T/n2.out"
+clean_exit "$T/n3.out"
 pass
