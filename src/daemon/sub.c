@@ -479,17 +479,56 @@ add_subtree(struct dbuild *b, struct lyd_node *tparent, struct lyd_node *tn, con
     return 0;
 }
 
+/*
+ * Node @p old replaced by @p n under tree parent @p tparent (the log entry's: @p n may have been
+ * replaced in turn later in the log, and be detached now). A leaf already in the diff (set
+ * twice in one transaction: a confirmed commit's revert, then a hook) keeps one entry: its
+ * first old value and its last new one, none if they are equal.
+ */
 static int
-add_swap(struct dbuild *b, struct lyd_node *old, struct lyd_node *n)
+add_swap(struct dbuild *b, struct lyd_node *tparent, struct lyd_node *old, struct lyd_node *n)
 {
-    struct lyd_node *dp = NULL, *d = NULL;
+    struct lyd_node *dp = NULL, *d = NULL, *found = NULL;
 
     if (n->schema->nodetype & LYD_NODE_TERM) {
+        if (tparent && !(dp = ensure(b, tparent))) {
+            return -1;
+        }
+        if (n->schema->nodetype == LYS_LEAF && (dp ? lyd_child(dp) : b->diff) &&
+            !lyd_find_sibling_val(dp ? lyd_child(dp) : b->diff, n->schema, NULL, 0, &found) &&
+            found) {
+            struct lyd_meta *m = lyd_find_meta(found->meta, NULL, "yang:orig-value");
+            struct lyd_meta *o = lyd_find_meta(found->meta, NULL, "yang:operation");
+            const char *was = o ? lyd_get_meta_value(o) : "none";
+            char *orig = m ? strdup(lyd_get_meta_value(m)) : NULL;
+            bool create = !strcmp(was, "create");
+            int r = -1;
+
+            if (!orig && !strcmp(was, "delete")) {
+                orig = strdup(lyd_get_value(found));
+            }
+            /* a leaf is never top-level in a diff of config data here: found has a parent */
+            lyd_free_tree(found);
+            if (create) {
+                /* created earlier in this transaction: still a create, of the last value */
+                if (!lyd_dup_single(n, NULL, LYD_DUP_WITH_FLAGS, &d) && !set_op(d, "create")) {
+                    r = dlink(b, dp, d);
+                }
+            } else if (orig && !strcmp(orig, lyd_get_value(n))) {
+                r = 0; /* back to where it was */
+            } else if (orig && !lyd_dup_single(n, NULL, LYD_DUP_WITH_FLAGS, &d) &&
+                       !set_op(d, "replace") &&
+                       !lyd_new_meta(LYD_CTX(d), d, NULL, "yang:orig-value", orig, 0, NULL)) {
+                r = dlink(b, dp, d);
+            }
+            free(orig);
+            if (r) {
+                lyd_free_tree(d);
+            }
+            return r;
+        }
         if (!lyd_compare_single(old, n, 0)) {
             return 0; /* the same value (a default made explicit) */
-        }
-        if (lyd_parent(n) && !(dp = ensure(b, lyd_parent(n)))) {
-            return -1;
         }
         if (lyd_dup_single(n, NULL, LYD_DUP_WITH_FLAGS, &d) || set_op(d, "replace") ||
             lyd_new_meta(LYD_CTX(d), d, NULL, "yang:orig-value", lyd_get_value(old), 0, NULL) ||
@@ -505,7 +544,7 @@ add_swap(struct dbuild *b, struct lyd_node *old, struct lyd_node *n)
     if (!d) {
         return 0;
     }
-    if (lyd_parent(n) && !(dp = ensure(b, lyd_parent(n)))) {
+    if (tparent && !(dp = ensure(b, tparent))) {
         lyd_free_siblings(d);
         return -1;
     }
@@ -567,7 +606,7 @@ sub_txn_diff(struct core *c, struct txn *t, struct cerr **e)
             }
             break;
         case DL_SWAP:
-            r = add_swap(&b, en->old, en->node);
+            r = add_swap(&b, en->parent, en->old, en->node);
             break;
         default: /* DL_MOVE: positions are not described (docs/api.md) */
             break;
@@ -1092,6 +1131,12 @@ sub_stage(struct core *c, struct txn *t, enum sub_stage stage, sub_stage_cb cb)
     }
     if (stage != SS_HOOK && stage != SS_LOCK && !st->diff_built && sub_txn_diff(c, t, &e)) {
         LOGE("cannot build the diff for subscribers: %s", e->msg);
+        if (stage == SS_VALIDATE || stage == SS_PREPARE) {
+            /* never commit behind the back of the validators and subscribers */
+            cb(c, t, e->code, e);
+            cerr_free(e);
+            return true;
+        }
         cerr_free(e);
         return false;
     }

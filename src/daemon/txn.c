@@ -1302,6 +1302,7 @@ commit_running(struct core *c, struct txn *t)
             (sub_count(c, CHORUS_SUB_CONFIG) ||
              (c->commit_hook_wants && c->commit_hook_wants(c->commit_hook_arg))) &&
             (!t->st || !sub_txn_has_diff(t)) && sub_txn_diff(c, t, &e)) {
+            tag = tag_of(t);
             LOG(LL_ERROR, &tag, "no COMMIT events: %s", e && e->msg ? e->msg : "");
             cerr_free(e);
             e = NULL;
