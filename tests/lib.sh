@@ -107,7 +107,9 @@ node_start() {
 node_is() {
     local port=$1 pid=$2 i
     for i in $(seq 1 100); do
-        if "$CHORUSCTL" -t 10 -p "$port" status 2>/dev/null | grep -q "\"pid\": $pid,"; then
+        # grep reads everything: with -q it could exit first, and chorusctl's SIGPIPE would
+        # fail the pipeline (pipefail) when the status is longer than one stdio buffer
+        if "$CHORUSCTL" -t 10 -p "$port" status 2>/dev/null | grep "\"pid\": $pid," >/dev/null; then
             return 0
         fi
         kill -0 "$pid" 2>/dev/null || return 1
@@ -271,7 +273,7 @@ chorusd_once() {
         PIDS+=("$pid")
         for i in $(seq 1 600); do
             kill -0 "$pid" 2>/dev/null || break
-            if "$CHORUSCTL" -t 10 -p "$port" status 2>/dev/null | grep -q "\"pid\": $pid,"; then
+            if "$CHORUSCTL" -t 10 -p "$port" status 2>/dev/null | grep "\"pid\": $pid," >/dev/null; then
                 started=1
                 "$CHORUSCTL" -t 10 -p "$port" stop >/dev/null 2>&1 || kill -9 "$pid"
             fi

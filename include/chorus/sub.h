@@ -90,11 +90,18 @@ enum chorus_event_type {
 
 /** @brief Flags of an event. */
 enum chorus_event_flags {
-    CHORUS_EVF_REVERT = 0x1,   /**< the revert of a confirmed commit (timeout, cancel) */
-    CHORUS_EVF_ROLLBACK = 0x2, /**< a rollback file applied */
-    CHORUS_EVF_INIT = 0x4,     /**< the init transaction (reserved: the init transaction,
-                                    committed when phase 1 begins, sends no events yet) */
+    CHORUS_EVF_REVERT = 0x1,    /**< the revert of a confirmed commit (timeout, cancel) */
+    CHORUS_EVF_ROLLBACK = 0x2,  /**< a rollback file applied */
+    CHORUS_EVF_INIT = 0x4,      /**< the init transaction, committed when start phase 1 begins:
+                                     applications registered in phase 0 receive its events */
     CHORUS_EVF_COMMITTED = 0x8, /**< TRANS_FINISH: the transaction committed (else aborted) */
+    CHORUS_EVF_UPGRADE = 0x10,  /**< with CHORUS_EVF_INIT: the init transaction carries a schema
+                                    upgrade (the database was written with another module set;
+                                    its data was converted). Every hook and validation callback
+                                    receives HOOK and VALIDATE, even if its subtree did not
+                                    change, so that it can migrate its data (e.g. fill a new
+                                    mandatory leaf from an old one); the whole result is then
+                                    validated. */
 };
 
 /**

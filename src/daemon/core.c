@@ -53,20 +53,104 @@ notify_phase(struct core *c)
     }
 }
 
+/* The init transaction's commit is over (entering phase 1). */
+static void
+init_done(void *arg, enum chorus_err rc, struct cerr *e, uint64_t txid)
+{
+    struct core *c = arg;
+    void (*cb)(void *, enum chorus_err, struct cerr *) = c->phase1_cb;
+    void *cb_arg = c->phase1_arg;
+    bool upgrade = c->upg.pending;
+    struct log_tag tag = {0};
+
+    c->entering1 = false;
+    c->phase1_cb = NULL;
+    c->phase1_arg = NULL;
+    if (rc) {
+        tag = sess_tag(c->sys, 0);
+        for (const struct cerr *x = e; x; x = x->next) {
+            LOG(LL_ERROR, &tag, "start phase 1 refused: %s: %s%s%s",
+                upgrade ? "the schema upgrade does not commit"
+                        : "the init transaction does not commit",
+                x->path ? x->path : "", x->path ? ": " : "", x->msg ? x->msg : "");
+        }
+        if (!e) {
+            LOG(LL_ERROR, &tag, "start phase 1 refused: %s", chorus_strerror(rc));
+        }
+        if (cb) {
+            cb(cb_arg, rc, e);
+        }
+        return;
+    }
+    txn_free(c, c->init);
+    c->init = NULL;
+    c->upg.pending = false;
+    c->phase = 1;
+    tag.txid = txid;
+    LOG(LL_INFO, &tag, "start phase 1: init transaction committed%s",
+        upgrade ? " (schema upgrade)" : "");
+    notify_phase(c);
+    if (cb) {
+        cb(cb_arg, CHORUS_OK, NULL);
+    }
+}
+
+void
+core_start_phase_async(struct core *c, int phase,
+                       void (*done)(void *arg, enum chorus_err rc, struct cerr *e), void *arg)
+{
+    struct cerr *e = NULL;
+
+    if (phase == c->phase) {
+        done(arg, CHORUS_OK, NULL);
+        return;
+    }
+    if (c->entering1) {
+        cerr_add(&e, CHORUS_ERR_INUSE, NULL, NULL,
+                 "start phase 1 is being entered: the init transaction is committing");
+    } else if (phase != c->phase + 1) {
+        cerr_add(&e, CHORUS_ERR_STATE, NULL, NULL,
+                 "the daemon is in start phase %d: phases go forward one at a time", c->phase);
+    }
+    if (e) {
+        done(arg, e->code, e);
+        cerr_free(e);
+        return;
+    }
+    if (phase == 1) {
+        c->entering1 = true;
+        c->phase1_cb = done;
+        c->phase1_arg = arg;
+        txn_apply(c, c->init, init_done, c);
+        return;
+    }
+    c->phase = 2;
+    LOG(LL_INFO, NULL, "start phase 2: northbound interfaces open");
+    notify_phase(c);
+    done(arg, CHORUS_OK, NULL);
+}
+
+void
+core_start_phase_forget(struct core *c, void *arg)
+{
+    if (c->entering1 && c->phase1_arg == arg) {
+        c->phase1_cb = NULL;
+        c->phase1_arg = NULL;
+    }
+}
+
 struct sync_result {
     enum chorus_err rc;
     struct cerr *e;
-    uint64_t txid;
     bool done;
 };
 
 static void
-sync_done(void *arg, enum chorus_err rc, struct cerr *e, uint64_t txid)
+sync_done(void *arg, enum chorus_err rc, struct cerr *e)
 {
     struct sync_result *r = arg;
 
     r->rc = rc;
-    r->txid = txid;
     r->done = true;
     cerr_copy(&r->e, e); /* e is freed after we return */
 }
@@ -74,45 +158,59 @@ sync_done(void *arg, enum chorus_err rc, struct cerr *e, uint64_t txid)
 enum chorus_err
 core_start_phase(struct core *c, int phase, struct cerr **e)
 {
-    struct log_tag tag = {0};
+    struct sync_result r = {0};
 
-    if (phase == c->phase) {
-        return CHORUS_OK;
+    core_start_phase_async(c, phase, sync_done, &r);
+    if (!r.done) {
+        /* cannot happen: in the daemon's own start no application is registered */
+        core_start_phase_forget(c, &r);
+        return cerr_add(e, CHORUS_ERR_INTERNAL, NULL, NULL,
+                        "the init transaction waits for applications");
     }
-    if (phase != c->phase + 1) {
-        return cerr_add(e, CHORUS_ERR_STATE, NULL, NULL,
-                        "the daemon is in start phase %d: phases go forward one at a time",
-                        c->phase);
+    if (r.rc) {
+        cerr_move(e, &r.e);
     }
-    if (phase == 1) {
-        struct sync_result r = {0};
+    return r.rc;
+}
 
-        txn_apply(c, c->init, sync_done, &r);
-        if (!r.done) {
-            /* cannot happen: nothing else commits in phase 0 */
-            txn_abort(c, c->init);
-            return cerr_add(e, CHORUS_ERR_INTERNAL, NULL, NULL,
-                            "the init transaction did not complete");
-        }
-        if (r.rc) {
-            tag = sess_tag(c->sys, 0);
-            LOG(LL_ERROR, &tag,
-                "start phase 1 refused: the init transaction does not commit: %s%s%s",
-                r.e && r.e->path ? r.e->path : "", r.e && r.e->path ? ": " : "",
-                r.e && r.e->msg ? r.e->msg : "");
-            cerr_move(e, &r.e);
-            return r.rc;
-        }
-        txn_free(c, c->init);
-        c->init = NULL;
-        c->phase = 1;
-        tag.txid = c->txid;
-        LOG(LL_INFO, &tag, "start phase 1: init transaction committed");
-    } else {
-        c->phase = 2;
-        LOG(LL_INFO, NULL, "start phase 2: northbound interfaces open");
+enum chorus_err
+core_upgrade_commit(struct core *c, const struct lyd_node *tree, uint64_t txid, struct cerr **e)
+{
+    struct log_tag tag = {0, NULL, NULL, txid};
+    struct upg_last u = {0};
+    enum chorus_err rc;
+
+    rc = upg_store(c->cfg->db_dir, c->schema, e);
+    if (!rc) {
+        rc = jnl_upgrade(c->jnl, c->ctx, c->schema->digest, c->upg.modset, tree, txid, e);
     }
-    notify_phase(c);
+    if (rc) {
+        return rc;
+    }
+    u.time = (int64_t)time(NULL);
+    u.txid = txid;
+    memcpy(u.from, c->upg.from, sizeof u.from);
+    memcpy(u.to, c->schema->digest_hex, sizeof u.to);
+    u.from_modules = c->upg.from_modules;
+    u.dropped = c->upg.dropped;
+    u.dropped_invalid = c->upg.dropped_invalid;
+    {
+        struct cerr *we = NULL;
+
+        if (upg_last_write(c->cfg->db_dir, &u, &we)) {
+            LOG(LL_WARN, &tag, "schema upgrade: not recorded: %s", we && we->msg ? we->msg : "");
+            cerr_free(we);
+        }
+    }
+    upg_prune(c->cfg->db_dir, c->schema->digest_hex);
+    free(c->last_upgrade.from_modules);
+    c->last_upgrade = u;
+    c->upg.from_modules = NULL; /* now the record's */
+    LOG(LL_INFO, &tag,
+        "schema upgrade committed: module set %.12s -> %.12s, %llu node%s dropped (schema node "
+        "gone), %llu dropped (value no longer fits)",
+        u.from, u.to, (unsigned long long)u.dropped, u.dropped == 1 ? "" : "s",
+        (unsigned long long)u.dropped_invalid);
     return CHORUS_OK;
 }
 
@@ -317,6 +415,36 @@ core_status_json(struct core *c)
                "\"compacting\": %s},\n",
                (unsigned long long)js.bytes, (unsigned long long)js.records,
                (unsigned long long)js.snapshot_txid, js.compacting ? "true" : "false");
+    buf_printf(&b, "  \"module_set_digest\": \"%s\",\n  \"modules\": [", c->schema->digest_hex);
+    for (size_t k = 0; k < c->schema->nmods; k++) {
+        char hex[65];
+
+        hex_encode(c->schema->mods[k].sha256, 32, hex);
+        buf_printf(&b, "%s\n    {\"name\": ", k ? "," : "");
+        json_str(&b, c->schema->mods[k].name);
+        buf_printf(&b, ", \"revision\": ");
+        if (c->schema->mods[k].revision) {
+            json_str(&b, c->schema->mods[k].revision);
+        } else {
+            buf_printf(&b, "null");
+        }
+        buf_printf(&b, ", \"digest\": \"%s\", \"implemented\": %s}", hex,
+                   c->schema->mods[k].implemented ? "true" : "false");
+    }
+    buf_printf(&b, "%s],\n", c->schema->nmods ? "\n  " : "");
+    if (c->last_upgrade.time) {
+        const struct upg_last *u = &c->last_upgrade;
+
+        buf_printf(&b,
+                   "  \"last_upgrade\": {\"time\": %lld, \"txid\": %llu, \"from\": \"%s\", "
+                   "\"to\": \"%s\", \"from_modules\": ",
+                   (long long)u->time, (unsigned long long)u->txid, u->from, u->to);
+        json_str(&b, u->from_modules);
+        buf_printf(&b, ", \"dropped\": %llu, \"dropped_invalid\": %llu},\n",
+                   (unsigned long long)u->dropped, (unsigned long long)u->dropped_invalid);
+    } else {
+        buf_printf(&b, "  \"last_upgrade\": null,\n");
+    }
     buf_printf(&b, "  \"schema\": {\"digest\": \"%s\", \"modules\": [", c->schema->digest_hex);
     for (size_t k = 0; k < c->schema->nmods; k++) {
         char *m = NULL;

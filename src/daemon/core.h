@@ -26,6 +26,7 @@
 #include "common/log.h"
 #include "edit.h"
 #include "ev.h"
+#include "upg.h"
 
 struct sess;
 struct txn;
@@ -98,9 +99,25 @@ struct core {
     uint32_t next_usid;
     struct sess *locks[5]; /* datastore locks, by enum chorus_db */
 
+    /* schema upgrade (upg.h): set at start-up when the database was written with another
+     * module set; the init transaction carries it out */
+    struct {
+        bool pending;       /* the init transaction is an upgrade, not committed yet */
+        char from[65];      /* the old module-set digest (hex) */
+        char *from_modules; /* its load-path modules, "name@revision, ..." */
+        const char *modset; /* the new module set as text, for the journal (main.c's) */
+        uint64_t dropped, dropped_invalid;
+    } upg;
+    struct upg_last last_upgrade; /* the last one committed (last_upgrade.time 0: none) */
+
     /* start phases */
     int phase;
     struct phase_waiter *phase_waiters;
+    /* who waits for the init transaction's commit (entering phase 1 with applications
+     * registered waits for their answers) */
+    bool entering1;
+    void (*phase1_cb)(void *arg, enum chorus_err rc, struct cerr *e);
+    void *phase1_arg;
     bool stopping;
     time_t started;
     uint64_t started_ms;
@@ -109,9 +126,29 @@ struct core {
 /* Make running show what @p t must see (its own prepared change, or the committed state). */
 void core_running(struct core *c, const struct txn *t);
 
-/* Move to start phase @p phase (current + 1). Entering phase 1 commits the init transaction
- * (synchronously: nothing else can hold the commit lock in phase 0). */
+/* Move to start phase @p phase (current + 1). Entering phase 1 commits the init transaction,
+ * synchronously: for the daemon's own start, when no application can be registered. */
 enum chorus_err core_start_phase(struct core *c, int phase, struct cerr **e);
+
+/*
+ * The same for a client: @p done is called once, when the phase is entered or refused (maybe
+ * before this returns). Entering phase 1 runs the init transaction's commit sequence with the
+ * events of the applications registered in phase 0 (their hooks may write into it), so it may
+ * wait for their answers. A refusal leaves the daemon in phase 0 with the init transaction open.
+ */
+void core_start_phase_async(struct core *c, int phase,
+                            void (*done)(void *arg, enum chorus_err rc, struct cerr *e), void *arg);
+/* The requester @p arg of a pending core_start_phase_async() went away: do not call it. */
+void core_start_phase_forget(struct core *c, void *arg);
+
+/*
+ * Commit stage of a schema upgrade's init transaction (txn.h): store the new module set
+ * (upg_store), write @p tree as snapshot @p txid under it (jnl_upgrade), record the upgrade
+ * (last-upgrade, status) and drop the older stored sets. On error nothing was switched unless
+ * the message says so.
+ */
+enum chorus_err core_upgrade_commit(struct core *c, const struct lyd_node *tree, uint64_t txid,
+                                    struct cerr **e);
 
 /* Call @p cb when the phase reaches @p phase (at once if it has). Returns the waiter (to
  * cancel it) or NULL if called at once or out of memory (then *ret_done tells). */

@@ -41,6 +41,9 @@ struct iconn {
     uint16_t pend_op;
     uint32_t pend_reqid;
     struct phase_waiter *pw;
+    bool phase_sync;          /* inside core_start_phase_async() (op_start_phase) */
+    enum chorus_err phase_rc; /* its outcome when it answered at once */
+    struct cerr *phase_e;
     struct oreq *oreq; /* an operational read or RPC waiting for applications */
     char name[136];    /* "client (peer)" for messages */
     bool processing; /* inside process() */
@@ -662,11 +665,25 @@ op_phase_get(struct req *r)
     return 0;
 }
 
+static void
+phase_entered(void *arg, enum chorus_err rc, struct cerr *e)
+{
+    struct iconn *k = arg;
+
+    if (k->phase_sync) {
+        /* at once, inside op_start_phase: its return value answers */
+        k->phase_sync = false;
+        k->phase_rc = rc;
+        cerr_copy(&k->phase_e, e);
+        return;
+    }
+    async_done(k, rc, e, k->ipc->c->txid);
+}
+
 static int
 op_start_phase(struct req *r)
 {
     uint32_t p;
-    struct cerr *e = NULL;
 
     if (need_u32(r, T_PHASE, "the phase", &p)) {
         return -1;
@@ -674,7 +691,24 @@ op_start_phase(struct req *r)
     if (p > 2) {
         return FAIL(r, CHORUS_ERR_INVAL, "start phases are 0, 1 and 2");
     }
-    return core_start_phase(r->c, (int)p, &e) ? cerr_fail(r, e) : 0;
+    r->k->phase_sync = true;
+    r->k->phase_rc = CHORUS_OK;
+    core_start_phase_async(r->c, (int)p, phase_entered, r->k);
+    if (r->k->phase_sync) {
+        /* the init transaction waits for applications' answers */
+        r->k->phase_sync = false;
+        r->k->busy = true;
+        r->k->pend_op = OP_START_PHASE;
+        r->k->pend_reqid = r->m->reqid;
+        return PENDING;
+    }
+    if (r->k->phase_rc) {
+        struct cerr *e = r->k->phase_e;
+
+        r->k->phase_e = NULL;
+        return cerr_fail(r, e);
+    }
+    return 0;
 }
 
 static void
@@ -1519,6 +1553,7 @@ conn_close(struct iconn *k)
         core_cancel_wait(c, k->pw);
         k->pw = NULL;
     }
+    core_start_phase_forget(c, k);
     if (k->oreq) {
         k->oreq->k = NULL; /* freed when the applications have answered */
         k->oreq = NULL;

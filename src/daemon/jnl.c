@@ -38,9 +38,11 @@
  * the text and the payload, 72 4 CRC of bytes 0..71; then M bytes of module-set text and P
  * bytes of JSON (RFC 7951, default values tagged).
  *
- * LYB CACHE:  0 8 magic "CHRSLYB1", 8 4 version (1), 12 4 header length (128), 16 8 txid,
+ * LYB CACHE:  0 8 magic "CHRSLYB1", 8 4 version (2), 12 4 header length (128), 16 8 txid,
  * 24 32 module-set digest, 56 32 libyang version (NUL-padded), 88 8 payload length P, 96 4
- * CRC of the payload, 100 24 zero, 124 4 CRC of bytes 0..123; then P bytes of LYB.
+ * CRC of the payload, 100 24 zero, 124 4 CRC of bytes 0..123; then P bytes of LYB (printed
+ * with LYD_PRINT_WD_ALL: LYB keeps the default flags itself; version 1 caches, printed with
+ * LYD_PRINT_WD_ALL_TAG, are not read back by libyang 2.1.30 when the tree holds a default).
  *
  * INVARIANTS
  *
@@ -60,13 +62,20 @@
  *      of transactions <= T are synced before those journals go.
  *  J6. Committed txids are consecutive: recovery applies the newest valid snapshot, then
  *      every committed record with txid = current + 1, in journal order; a gap is corruption.
+ *  J7. Every journal and snapshot that recovery reads carries one module set. A schema upgrade
+ *      (jnl_upgrade) writes snapshot-<T> under the new set before journal-<T>, so a journal with
+ *      base < T and another module set is older than the upgrade and is skipped (it is deleted
+ *      with the older snapshots right after). The LYB cache is used only when its header
+ *      matches this libyang and this module set; otherwise the snapshot is read from its JSON
+ *      and, at start-up, the cache is written again.
  *
  * RECOVERY (jnl_open): take the lock; delete *.tmp; load the newest snapshot whose header
  * and CRC are valid (from its LYB cache when valid); read every journal in base order and
  * replay committed records past the snapshot; a record that is not valid ends a journal
  * (a torn tail: the file is cut there), as does a final TXN without a mark (cut too). A
- * module-set digest differing from the running schema refuses the start (schema upgrade is
- * handled by the caller before recovery).
+ * module-set digest differing from the one given fails with CHORUS_ERR_SCHEMA and names the
+ * set the files were written with: the caller then opens the database again with that set's
+ * schema and converts the data (schema upgrade, upg.h).
  */
 #include "jnl.h"
 
@@ -98,6 +107,7 @@
 #define JNL_HDR 64
 #define SNP_HDR 76
 #define LYB_HDR 128
+#define LYB_VERSION 2
 #define REC_HDR 20
 
 enum { R_TXN = 1, R_COMMIT = 2, R_ABORT = 3, R_MODSET = 4 };
@@ -119,6 +129,11 @@ struct jnl {
     uint64_t snapshot_txid;
     pid_t child;
     uint64_t child_txid;
+    /* during jnl_open */
+    bool rebuild_cache;
+    struct jnl_modset *ret_other;
+    char cache_why[256];   /* why the LYB cache was not used */
+    bool cache_unreadable; /* ... it matched, but libyang did not parse it */
 };
 
 static uint32_t
@@ -369,16 +384,51 @@ out:
     return r;
 }
 
-/* In the compaction child: write snapshot @p txid of @p tree, its LYB cache, and sync the
- * rollback files. Returns 0 or -errno. */
+/* Write the LYB cache of snapshot @p txid (not synced: a cache). Returns 0 or -errno. */
 static int
-write_snapshot(struct jnl *j, const struct lyd_node *tree, uint64_t txid)
+write_lyb(struct jnl *j, const struct lyd_node *tree, uint64_t txid)
 {
     uint8_t h[LYB_HDR];
     struct buf hb = BUF_INIT;
-    char *json = NULL, *lyb = NULL, *name;
-    size_t jlen = 0, ml = strlen(j->modset);
+    char *lyb = NULL, *name = NULL;
     struct ly_out *out = NULL;
+    int r = -ENOMEM;
+
+    if (!ly_out_new_memory(&lyb, 0, &out) &&
+        !lyd_print_all(out, tree, LYD_LYB, LYD_PRINT_WD_ALL | LYD_PRINT_KEEPEMPTYCONT)) {
+        size_t ll = ly_out_printed(out);
+
+        memset(h, 0, LYB_HDR);
+        memcpy(h, LYB_MAGIC, 8);
+        wr_u32(h + 8, LYB_VERSION);
+        wr_u32(h + 12, LYB_HDR);
+        wr_u64(h + 16, txid);
+        memcpy(h + 24, j->digest, 32);
+        snprintf((char *)h + 56, 32, "%s", LY_VERSION);
+        wr_u64(h + 88, ll);
+        wr_u32(h + 96, crc(0, lyb, ll));
+        wr_u32(h + 124, crc(0, h, 124));
+        buf_append(&hb, h, LYB_HDR);
+        name = fname("snapshot", txid, ".lyb");
+        if (name && buf_ok(&hb)) {
+            r = write_file(j->dir, name, &hb, lyb, ll, NULL, 0, false);
+        }
+    }
+    free(name);
+    buf_free(&hb);
+    ly_out_free(out, NULL, 1);
+    return r;
+}
+
+/* Write snapshot @p txid of @p tree, its LYB cache if @p cache, and sync the rollback files (in
+ * the compaction child, or in the daemon for a schema upgrade). Returns 0 or -errno. */
+static int
+write_snapshot(struct jnl *j, const struct lyd_node *tree, uint64_t txid, bool cache)
+{
+    uint8_t h[LYB_HDR];
+    struct buf hb = BUF_INIT;
+    char *json = NULL, *name;
+    size_t jlen = 0, ml = strlen(j->modset);
     int r;
 
     if (tree && lyd_print_mem(&json, tree, LYD_JSON,
@@ -408,29 +458,9 @@ write_snapshot(struct jnl *j, const struct lyd_node *tree, uint64_t txid)
     }
 
     /* the cache: a failure here costs only speed at the next start */
-    if (tree && !ly_out_new_memory(&lyb, 0, &out) &&
-        !lyd_print_all(out, tree, LYD_LYB, LYD_PRINT_WD_ALL_TAG | LYD_PRINT_KEEPEMPTYCONT)) {
-        size_t ll = ly_out_printed(out);
-
-        memset(h, 0, LYB_HDR);
-        memcpy(h, LYB_MAGIC, 8);
-        wr_u32(h + 8, 1);
-        wr_u32(h + 12, LYB_HDR);
-        wr_u64(h + 16, txid);
-        memcpy(h + 24, j->digest, 32);
-        snprintf((char *)h + 56, 32, "%s", LY_VERSION);
-        wr_u64(h + 88, ll);
-        wr_u32(h + 96, crc(0, lyb, ll));
-        wr_u32(h + 124, crc(0, h, 124));
-        buf_append(&hb, h, LYB_HDR);
-        name = fname("snapshot", txid, ".lyb");
-        if (name) {
-            (void)write_file(j->dir, name, &hb, lyb, ll, NULL, 0, false);
-        }
-        free(name);
-        buf_free(&hb);
+    if (tree && cache) {
+        (void)write_lyb(j, tree, txid);
     }
-    ly_out_free(out, NULL, 1);
 
     /* J5: rollback files of the transactions the snapshot covers are durable */
     if (j->rb_dir) {
@@ -484,7 +514,7 @@ jnl_compact(struct jnl *j, const struct lyd_node *tree, uint64_t txid, struct ce
     }
     if (!pid) {
         /* the child: write the snapshot from its copy-on-write image and leave */
-        int r = write_snapshot(j, tree, txid);
+        int r = write_snapshot(j, tree, txid, true);
 
         _exit(r ? 1 : 0);
     }
@@ -627,8 +657,14 @@ scan_dir(struct jnl *j, struct files *f, struct cerr **e)
 }
 
 static enum chorus_err
-mismatch(struct jnl *j, struct cerr **e, const char *file, const char *theirs, size_t len)
+mismatch(struct jnl *j, struct cerr **e, const char *file, const uint8_t *digest,
+         const char *theirs, size_t len)
 {
+    if (j->ret_other) {
+        memcpy(j->ret_other->digest, digest, 32);
+        free(j->ret_other->text);
+        j->ret_other->text = theirs ? strndup(theirs, len) : NULL;
+    }
     return cerr_add(e, CHORUS_ERR_SCHEMA, NULL, NULL,
                     "%s/%s was written with a different module set:\n%.*s\nthe load path has:\n%s",
                     j->dir, file, (int)len, theirs ? theirs : "(unknown)\n", j->modset);
@@ -676,15 +712,28 @@ load_snapshot(struct jnl *j, uint64_t txid, struct lyd_node **ret, bool *ret_cac
     }
     /* the cache first */
     path = path_join(j->dir, lname);
-    if (path && !read_file(path, &data, &len) && len >= LYB_HDR) {
+    snprintf(j->cache_why, sizeof j->cache_why, "missing");
+    j->cache_unreadable = false;
+    if (path && !read_file(path, &data, &len)) {
         const uint8_t *h = (const uint8_t *)data;
         char ver[33] = {0};
 
-        memcpy(ver, h + 56, 32);
-        if (!memcmp(h, LYB_MAGIC, 8) && rd_u32(h + 124) == crc(0, h, 124) &&
-            rd_u64(h + 16) == txid && !memcmp(h + 24, j->digest, 32) && !strcmp(ver, LY_VERSION) &&
-            rd_u64(h + 88) == len - LYB_HDR &&
-            rd_u32(h + 96) == crc(0, h + LYB_HDR, len - LYB_HDR)) {
+        if (len >= LYB_HDR) {
+            memcpy(ver, h + 56, 32);
+        }
+        if (len < LYB_HDR || memcmp(h, LYB_MAGIC, 8) || rd_u32(h + 124) != crc(0, h, 124) ||
+            rd_u64(h + 16) != txid || rd_u64(h + 88) != len - LYB_HDR ||
+            rd_u32(h + 96) != crc(0, h + LYB_HDR, len - LYB_HDR)) {
+            snprintf(j->cache_why, sizeof j->cache_why, "damaged");
+        } else if (rd_u32(h + 8) != LYB_VERSION) {
+            snprintf(j->cache_why, sizeof j->cache_why, "of format version %u, this is %u",
+                     rd_u32(h + 8), LYB_VERSION);
+        } else if (memcmp(h + 24, j->digest, 32)) {
+            snprintf(j->cache_why, sizeof j->cache_why, "written with another module set");
+        } else if (strcmp(ver, LY_VERSION)) {
+            snprintf(j->cache_why, sizeof j->cache_why, "written by libyang %.32s, this is %s", ver,
+                     LY_VERSION);
+        } else {
             struct ly_in *in = NULL;
 
             if (!ly_in_new_memory(data + LYB_HDR, &in) &&
@@ -696,6 +745,13 @@ load_snapshot(struct jnl *j, uint64_t txid, struct lyd_node **ret, bool *ret_cac
                 goto out;
             }
             ly_in_free(in, 0);
+            {
+                const struct ly_err_item *le = ly_err_last(j->ctx);
+
+                snprintf(j->cache_why, sizeof j->cache_why, "not readable by this libyang: %s",
+                         le && le->msg ? le->msg : "?");
+                j->cache_unreadable = true;
+            }
             ly_err_clean(j->ctx, NULL);
         }
     }
@@ -727,7 +783,7 @@ load_snapshot(struct jnl *j, uint64_t txid, struct lyd_node **ret, bool *ret_cac
             goto out;
         }
         if (memcmp(h + 24, j->digest, 32)) {
-            rc = mismatch(j, e, name, data + SNP_HDR, ml);
+            rc = mismatch(j, e, name, h + 24, data + SNP_HDR, ml);
             goto out;
         }
         *ret_valid = true;
@@ -786,6 +842,26 @@ corruption_after(const uint8_t *d, size_t len, size_t pos)
         return q;
     }
     return 0;
+}
+
+/* J7: whether journal @p base was written with another module set than ours (its header is
+ * valid and names another set). */
+static bool
+superseded(struct jnl *j, uint64_t base)
+{
+    char *name = fname("journal", base, ".log"), *path = name ? path_join(j->dir, name) : NULL;
+    uint8_t h[JNL_HDR];
+    bool other = false;
+    int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+
+    if (fd >= 0) {
+        other = read(fd, h, JNL_HDR) == JNL_HDR && !memcmp(h, JNL_MAGIC, 8) &&
+                rd_u32(h + 60) == crc(0, h, 60) && memcmp(h + 24, j->digest, 32);
+        close(fd);
+    }
+    free(path);
+    free(name);
+    return other;
 }
 
 /* Read journal @p base: replay committed records after *txid. *cut is set to the size the
@@ -866,7 +942,7 @@ read_journal(struct jnl *j, uint64_t base, struct lyd_node **root, uint64_t *txi
                 goto out;
             }
             if (memcmp(d + 24, j->digest, 32)) {
-                rc = mismatch(j, e, name, (const char *)d + pos + REC_HDR, l);
+                rc = mismatch(j, e, name, d + 24, (const char *)d + pos + REC_HDR, l);
                 goto out;
             }
             modset_seen = true;
@@ -988,7 +1064,7 @@ jnl_open(const struct jnl_params *p, struct jnl **ret_jnl, struct lyd_node **ret
     struct jnl_recovery rv = {0};
     uint64_t txid = 0, t0 = now_ms(), last_size = 0;
     enum chorus_err rc;
-    bool last_usable = false;
+    bool last_usable = false, upgraded = false;
     int r;
 
     if (!j) {
@@ -1002,6 +1078,8 @@ jnl_open(const struct jnl_params *p, struct jnl **ret_jnl, struct lyd_node **ret
     j->dir = strdup(p->dir);
     j->modset = strdup(p->modset ? p->modset : "");
     j->rb_dir = xstrdup(p->rollback_dir);
+    j->rebuild_cache = p->rebuild_cache;
+    j->ret_other = p->ret_other;
     if (!j->dir || !j->modset || (p->rollback_dir && !j->rb_dir)) {
         rc = cerr_add(e, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
         goto fail;
@@ -1028,6 +1106,14 @@ jnl_open(const struct jnl_params *p, struct jnl **ret_jnl, struct lyd_node **ret
             txid = f.snaps[k];
             rv.snapshot_txid = txid;
             rv.from_cache = cache;
+            /* J7: a cache that is not usable is written again from the durable form -- unless
+             * this libyang wrote it for this module set and cannot read it (libyang 2.1.30
+             * does not read back the LYB of some trees, e.g. a list entry holding a default
+             * leaf): writing it again would not help */
+            if (!cache && tree && j->rebuild_cache && !j->cache_unreadable &&
+                !write_lyb(j, tree, txid)) {
+                rv.cache_rebuilt = j->cache_why;
+            }
             break;
         }
     }
@@ -1048,6 +1134,11 @@ jnl_open(const struct jnl_params *p, struct jnl **ret_jnl, struct lyd_node **ret
 
         if (k + 1 < f.njnls && f.jnls[k + 1] <= rv.snapshot_txid) {
             continue; /* entirely covered by the snapshot (J4) */
+        }
+        if (f.jnls[k] < rv.snapshot_txid && superseded(j, f.jnls[k])) {
+            upgraded = true;
+            last_usable = false;
+            continue; /* older than a schema upgrade's snapshot (J7) */
         }
         if (f.jnls[k] > txid) {
             /* J4, J6: transactions up to the journal's base live only in a snapshot of that
@@ -1117,6 +1208,11 @@ jnl_open(const struct jnl_params *p, struct jnl **ret_jnl, struct lyd_node **ret
             goto fail;
         }
     }
+    if (upgraded) {
+        prune(j, rv.snapshot_txid); /* J7: what an upgrade's snapshot superseded */
+    }
+    j->rebuild_cache = false;
+    j->ret_other = NULL;
     rv.ms = now_ms() - t0;
     free(f.snaps);
     free(f.jnls);
@@ -1133,6 +1229,52 @@ fail:
     lyd_free_all(tree);
     jnl_close(j);
     return rc;
+}
+
+enum chorus_err
+jnl_upgrade(struct jnl *j, struct ly_ctx *ctx, const uint8_t *digest, const char *modset,
+            const struct lyd_node *tree, uint64_t txid, struct cerr **e)
+{
+    uint8_t old_digest[32];
+    char *old_modset = j->modset, *nm = strdup(modset);
+    int r;
+
+    if (!nm) {
+        return cerr_add(e, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
+    }
+    if (j->child) {
+        int st;
+
+        /* a snapshot of the old module set must not land after the upgrade's */
+        if (waitpid(j->child, &st, 0) == j->child) {
+            jnl_reap(j, j->child, st);
+        }
+        j->child = 0;
+    }
+    memcpy(old_digest, j->digest, 32);
+    memcpy(j->digest, digest, 32);
+    j->modset = nm;
+    r = write_snapshot(j, tree, txid, true);
+    if (r) {
+        memcpy(j->digest, old_digest, 32);
+        j->modset = old_modset;
+        free(nm);
+        return io_err(e, j->dir, "", r,
+                      "cannot write the schema upgrade's snapshot (nothing changed: the old "
+                      "module set's files are intact)");
+    }
+    free(old_modset);
+    j->ctx = ctx;
+    j->snapshot_txid = txid;
+    if (create_journal(j, txid, e)) {
+        cerr_prefix(*e,
+                    "the schema upgrade's snapshot %" PRIu64 " was written, but the new journal "
+                    "was not (a restart with the new modules completes it)",
+                    txid);
+        return CHORUS_ERR_IO;
+    }
+    prune(j, txid);
+    return CHORUS_OK;
 }
 
 void

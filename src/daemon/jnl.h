@@ -20,15 +20,17 @@ struct jnl;
 
 /* What recovery found; for the log and `status`. */
 struct jnl_recovery {
-    uint64_t snapshot_txid; /* 0: no snapshot */
-    bool from_cache;        /* the snapshot was read from its LYB cache */
-    unsigned journals;      /* journal files read */
-    uint64_t replayed;      /* committed records applied */
-    uint64_t aborted;       /* records with an abort mark */
-    uint64_t discarded;     /* a record without completion mark at the end (cut) */
-    uint64_t cut_bytes;     /* bytes cut from a torn or unfinished tail */
-    bool empty;             /* nothing was ever committed: a new database */
-    uint64_t ms;            /* duration */
+    uint64_t snapshot_txid;    /* 0: no snapshot */
+    bool from_cache;           /* the snapshot was read from its LYB cache */
+    const char *cache_rebuilt; /* the LYB cache was not usable and was written again: why
+                                  ("missing", "written by libyang X", ...); NULL if not */
+    unsigned journals;         /* journal files read */
+    uint64_t replayed;         /* committed records applied */
+    uint64_t aborted;          /* records with an abort mark */
+    uint64_t discarded;        /* a record without completion mark at the end (cut) */
+    uint64_t cut_bytes;        /* bytes cut from a torn or unfinished tail */
+    bool empty;                /* nothing was ever committed: a new database */
+    uint64_t ms;               /* duration */
 };
 
 /* Called for each committed record replayed at start-up (e.g. to restore rollback files). */
@@ -43,6 +45,17 @@ struct jnl_params {
     const char *rollback_dir;   /* synced by compaction before old journals go (or NULL) */
     jnl_replay_cb replayed;     /* optional */
     void *replayed_arg;
+    bool rebuild_cache; /* write the newest snapshot's LYB cache again if it is not
+                           usable (missing, damaged, other libyang or module set) */
+    /* optional: when the database was written with another module set (CHORUS_ERR_SCHEMA),
+     * the digest and text (malloc'd, the caller frees it) of that set */
+    struct jnl_modset *ret_other;
+};
+
+/* A module set as the durable files record it. */
+struct jnl_modset {
+    uint8_t digest[32];
+    char *text; /* one "name@revision" per line */
 };
 
 /*
@@ -55,6 +68,19 @@ struct jnl_params {
 enum chorus_err jnl_open(const struct jnl_params *p, struct jnl **ret_jnl,
                          struct lyd_node **ret_tree, uint64_t *ret_txid,
                          struct jnl_recovery *ret_rec, struct cerr **e);
+
+/*
+ * Schema upgrade, the switch to a new module set (@p ctx, @p digest, @p modset): write the
+ * snapshot of @p tree (valid in @p ctx) as transaction @p txid under the new module set, durably
+ * and in this process, then start journal-<txid> with it, and delete the older journals and
+ * snapshots. The snapshot's rename is the switch point: before it recovery reads the old files
+ * with the old module set, after it the new snapshot (journals older than a snapshot and
+ * written with another module set are skipped, J7). Errors: CHORUS_ERR_IO; the message says
+ * whether the switch happened. On success the journal writes with the new module set.
+ */
+enum chorus_err jnl_upgrade(struct jnl *j, struct ly_ctx *ctx, const uint8_t *digest,
+                            const char *modset, const struct lyd_node *tree, uint64_t txid,
+                            struct cerr **e);
 
 /* Close the journal (waits for a compaction child) and release the directory. NULL-safe. */
 void jnl_close(struct jnl *j);

@@ -34,11 +34,13 @@
 #include "schema.h"
 #include "sess.h"
 #include "txn.h"
+#include "upg.h"
 #include "val.h"
 
 static const char usage[] =
     "usage: chorusd -c FILE [--addloadpath DIR]... [--start-phase0] [--foreground]\n"
     "               [--dbdir DIR] [--ipc-port N] [--netconf-ssh-port N] [--netconf-tcp-port N]\n"
+    "               [--upgrade-drop-invalid]\n"
     "\n"
     "  -c, --config FILE         the configuration (XML or JSON, see docs/configuration.md)\n"
     "      --addloadpath DIR     compile every .yang file of DIR (repeatable)\n"
@@ -49,6 +51,8 @@ static const char usage[] =
     "      --ipc-port N          IPC port (overrides ipc/port)\n"
     "      --netconf-ssh-port N  NETCONF over SSH port (overrides netconf/ssh/port)\n"
     "      --netconf-tcp-port N  NETCONF over TCP port (overrides netconf/tcp/port)\n"
+    "      --upgrade-drop-invalid  in a schema upgrade, drop (and log) stored values that no\n"
+    "                            longer fit the new models instead of refusing the start\n"
     "  -V, --version             print the version\n";
 
 static int ready_fd = -1;
@@ -265,6 +269,94 @@ modset_text(const struct schema *s)
     return buf_steal_str(&b);
 }
 
+/* At most this many values that no longer fit are named in the refusal (all are logged, up to
+ * the log's own limit): the message must fit the start-up report. */
+#define UPG_REPORT_MAX 20
+
+/*
+ * The database was written with module set @p other: open it with that set's stored schema,
+ * convert its data to the load path's (upg.h) as running's base, and make the init transaction
+ * an upgrade. Values that no longer fit refuse the start (unless @p drop_invalid). Nothing is
+ * written but what recovery always does (a torn tail is cut).
+ */
+static enum chorus_err
+open_upgrade(struct core *c, const struct jnl_params *jp, const struct jnl_modset *other,
+             const char *modset, bool drop_invalid, struct jnl_recovery *rv, struct cerr **e)
+{
+    struct jnl_params op = *jp;
+    struct schema *old = NULL;
+    struct lyd_node *otree = NULL, *ntree = NULL;
+    struct upg_result res = {0};
+    char hex[65], *changes;
+    enum chorus_err rc;
+
+    hex_encode(other->digest, 32, hex);
+    changes = upg_changes(c->cfg->db_dir, hex, c->schema);
+    LOG(LL_INFO, NULL,
+        "schema upgrade: the database was written with module set %.12s, the load path has "
+        "%.12s: %s",
+        hex, c->schema->digest_hex, changes ? changes : "");
+    rc = upg_load(c->cfg->db_dir, hex, &old, e);
+    if (rc) {
+        goto out;
+    }
+    op.ctx = old->ctx;
+    op.digest = other->digest;
+    op.modset = other->text;
+    op.rebuild_cache = false;
+    op.ret_other = NULL;
+    rc = jnl_open(&op, &c->jnl, &otree, &c->txid, rv, e);
+    if (rc) {
+        goto out;
+    }
+    rc = upg_convert(otree, c->ctx, drop_invalid, &ntree, &res, e);
+    if (rc) {
+        goto out;
+    }
+    if (res.invalid) {
+        uint64_t k = 0;
+
+        for (struct cerr *x = res.invalid_list; x && k < 10000; x = x->next, k++) {
+            LOG(LL_ERROR, NULL, "schema upgrade: %s: %s", x->path ? x->path : "", x->msg);
+        }
+        rc = cerr_add(e, CHORUS_ERR_VALIDATION, NULL, NULL,
+                      "%llu stored value%s no longer fit%s the new models; nothing was changed: "
+                      "start with --upgrade-drop-invalid to drop them, or with the old modules",
+                      (unsigned long long)res.invalid, res.invalid == 1 ? "" : "s",
+                      res.invalid == 1 ? "s" : "");
+        k = 0;
+        for (struct cerr *x = res.invalid_list; x; x = x->next, k++) {
+            if (k == UPG_REPORT_MAX) {
+                cerr_add(e, CHORUS_ERR_VALIDATION, NULL, NULL, "and %llu more (see the log)",
+                         (unsigned long long)(res.invalid - k));
+                break;
+            }
+            cerr_add(e, x->code, x->path, NULL, "%s", x->msg);
+        }
+        goto out;
+    }
+    c->running = ntree;
+    ntree = NULL;
+    c->upg.pending = true;
+    memcpy(c->upg.from, hex, sizeof hex);
+    c->upg.from_modules = upg_module_list(old);
+    c->upg.modset = modset;
+    c->upg.dropped = res.dropped;
+    c->upg.dropped_invalid = res.dropped_invalid;
+    LOG(LL_INFO, NULL,
+        "schema upgrade: %llu node%s dropped (schema node gone), %llu dropped (value no longer "
+        "fits); the init transaction validates and commits the result",
+        (unsigned long long)res.dropped, res.dropped == 1 ? "" : "s",
+        (unsigned long long)res.dropped_invalid);
+out:
+    lyd_free_all(otree);
+    lyd_free_all(ntree);
+    cerr_free(res.invalid_list);
+    schema_free(old);
+    free(changes);
+    return rc;
+}
+
 static enum chorus_err
 load_startup(struct core *c, struct cerr **e)
 {
@@ -329,19 +421,22 @@ main(int argc, char **argv)
         {"ipc-port", required_argument, NULL, 'p'},
         {"netconf-ssh-port", required_argument, NULL, 's'},
         {"netconf-tcp-port", required_argument, NULL, 't'},
+        {"upgrade-drop-invalid", no_argument, NULL, 'U'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *cfg_path = NULL, *dbdir = NULL, **loadpaths = NULL;
     size_t nload = 0;
-    bool phase0 = false, fg = false;
+    bool phase0 = false, fg = false, drop_invalid = false;
     uint32_t ipc_port = 0, ssh_port = 0, tcp_port = 0;
     struct core core = {0}, *c = &core;
     struct cerr *e = NULL;
     struct jnl_recovery rv;
     struct jnl_params jp;
+    struct jnl_modset other = {{0}, NULL};
     char *modset = NULL;
+    enum chorus_err rc;
     int opt, status = 1;
 
     heap_on_huge_pages(argv);
@@ -366,6 +461,9 @@ main(int argc, char **argv)
             break;
         case 'f':
             fg = true;
+            break;
+        case 'U':
+            drop_invalid = true;
             break;
         case 'd':
             dbdir = optarg;
@@ -476,7 +574,11 @@ main(int argc, char **argv)
         goto out;
     }
 
-    /* recovery */
+    /* recovery; the module set is kept before anything is written with it (upg.h) */
+    if (upg_store(c->cfg->db_dir, c->schema, &e)) {
+        fail_start("cannot open the database", e);
+        goto out;
+    }
     jp = (struct jnl_params){c->cfg->db_dir,
                              c->ctx,
                              c->schema->digest,
@@ -484,15 +586,44 @@ main(int argc, char **argv)
                              c->cfg->compact_threshold,
                              c->cfg->rb_enabled ? c->cfg->rb_dir : NULL,
                              on_replayed,
-                             c->rb};
-    if (jnl_open(&jp, &c->jnl, &c->running, &c->txid, &rv, &e)) {
+                             c->rb,
+                             true,
+                             &other};
+    rc = jnl_open(&jp, &c->jnl, &c->running, &c->txid, &rv, &e);
+    if (rc == CHORUS_ERR_SCHEMA && other.text) {
+        /* written with another module set: a schema upgrade */
+        struct cerr *why = e;
+
+        e = NULL;
+        rc = open_upgrade(c, &jp, &other, modset, drop_invalid, &rv, &e);
+        if (rc == CHORUS_ERR_NOTFOUND) {
+            /* the old set cannot be compiled: say which sets differ, then why */
+            cerr_move(&why, &e);
+            e = why;
+            fail_start("cannot open the database", e);
+            goto out;
+        }
+        cerr_free(why);
+        if (rc) {
+            fail_start("schema upgrade refused", e);
+            goto out;
+        }
+    } else if (rc) {
         fail_start("cannot open the database", e);
         goto out;
+    } else {
+        if (val_tree(c->ctx, &c->running, &e)) {
+            fail_start("the recovered database is not valid", e);
+            goto out;
+        }
+        upg_prune(c->cfg->db_dir, c->schema->digest_hex);
     }
-    if (val_tree(c->ctx, &c->running, &e)) {
-        fail_start("the recovered database is not valid", e);
-        goto out;
+    if (rv.cache_rebuilt) {
+        LOG(LL_INFO, (&(struct log_tag){0, NULL, NULL, rv.snapshot_txid}),
+            "the LYB cache of snapshot %llu was rebuilt from its JSON (the cache was %s)",
+            (unsigned long long)rv.snapshot_txid, rv.cache_rebuilt);
     }
+    (void)upg_last_read(c->cfg->db_dir, &c->last_upgrade);
     LOG(LL_INFO, (&(struct log_tag){0, NULL, NULL, c->txid}),
         "chorusd %s: database %s %s in %llu ms (snapshot %llu%s, %u journal%s, %llu replayed, "
         "%llu discarded, %llu bytes of torn tail cut)",
@@ -516,6 +647,7 @@ main(int argc, char **argv)
         fail_start("cannot start", e);
         goto out;
     }
+    c->init->upgrade = c->upg.pending;
     if (rv.empty && load_init_files(c, &e)) {
         fail_start("cannot load the init files", e);
         goto out;
@@ -537,7 +669,8 @@ main(int argc, char **argv)
         c->cfg->ipc_port, c->schema->nmods, c->schema->digest_hex);
     if (!phase0) {
         if (core_start_phase(c, 1, &e) || core_start_phase(c, 2, &e)) {
-            fail_start("cannot enter the start phases", e);
+            fail_start(c->upg.pending ? "schema upgrade refused" : "cannot enter the start phases",
+                       e);
             goto out;
         }
     }
@@ -575,6 +708,9 @@ out:
         LOG(LL_INFO, NULL, "stopped");
     }
     cfg_free(c->cfg);
+    free(c->upg.from_modules);
+    free(c->last_upgrade.from_modules);
+    free(other.text);
     free(modset);
     free(loadpaths);
     log_close();

@@ -948,6 +948,24 @@ schema_load(const char *const *dirs, size_t ndirs, struct schema **ret_schema, s
         goto out;
     }
     ly_err_clean(s->ctx, NULL); /* warnings stored while loading */
+    s->files = calloc(ld.nfiles ? ld.nfiles : 1, sizeof *s->files);
+    if (!s->files) {
+        rc = nomem(e);
+        goto out;
+    }
+    for (size_t i = 0; i < ld.nfiles; i++) {
+        const char *slash = strrchr(ld.files[i].abs, '/');
+
+        s->files[i].name = strdup(slash ? slash + 1 : ld.files[i].abs);
+        if (!s->files[i].name) {
+            rc = nomem(e);
+            goto out;
+        }
+        s->files[i].data = ld.files[i].data;
+        s->files[i].len = ld.files[i].len;
+        ld.files[i].data = NULL;
+        s->nfiles++;
+    }
     *ret_schema = s;
     s = NULL;
 out:
@@ -976,6 +994,11 @@ schema_free(struct schema *s)
         mod_done(&s->mods[i]);
     }
     free(s->mods);
+    for (size_t i = 0; i < s->nfiles; i++) {
+        free(s->files[i].name);
+        free(s->files[i].data);
+    }
+    free(s->files);
     ly_ctx_destroy(s->ctx);
     free(s);
 }

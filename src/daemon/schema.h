@@ -43,10 +43,21 @@ struct schema_mod {
     bool implemented;
 };
 
+/* One *.yang file of the load path, as compiled (the database keeps a copy of the module set
+ * it was written with, upg.h). */
+struct schema_file {
+    char *name; /* the file name, without its directory */
+    char *data; /* its bytes, NUL-terminated */
+    size_t len;
+};
+
 struct schema {
     struct ly_ctx *ctx;
     struct schema_mod *mods; /* every module in the context, sorted by name */
     size_t nmods;
+    struct schema_file *files; /* the load path's files in load order (directories in the
+                                  order given, names sorted within each) */
+    size_t nfiles;
     uint8_t digest[32]; /* the module-set digest (see above) */
     char digest_hex[65];
 };

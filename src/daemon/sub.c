@@ -931,6 +931,9 @@ txn_body(struct core *c, struct txn *t, uint16_t ev, struct buf *body)
     if (t->is_init) {
         fl |= CHORUS_EVF_INIT;
     }
+    if (t->upgrade) {
+        fl |= CHORUS_EVF_UPGRADE;
+    }
     proto_put_u32(body, T_FLAGS, fl);
 }
 
@@ -1007,11 +1010,17 @@ send_group(struct core *c, struct txn *t)
                 proto_put_u32(&body, T_DB, (uint32_t)t->db);
                 proto_put_u32(&body, T_TH, t->th);
             } else {
-                if (!(text = restricted(c, t, s)) || !*text) {
+                /* a schema upgrade reaches every hook and validator: their data may need
+                 * migrating although nothing changed in the init transaction (txn.h) */
+                if (!(text = restricted(c, t, s)) ||
+                    (!*text &&
+                     !(t->upgrade && (st->stage == SS_HOOK || st->stage == SS_VALIDATE)))) {
                     continue; /* its subtree did not change */
                 }
                 txn_body(c, t, ev, &body);
-                proto_put_data(&body, T_DATA, text, strlen(text));
+                if (*text) {
+                    proto_put_data(&body, T_DATA, text, strlen(text));
+                }
             }
             if (round_send(r, s, &body) == 0 && st->stage == SS_PREPARE) {
                 uint32_t *np = realloc(st->prepared, (st->nprep + 1) * sizeof *np);
@@ -1120,7 +1129,7 @@ sub_stage(struct core *c, struct txn *t, enum sub_stage stage, sub_stage_cb cb)
     struct sub_txn *st;
     struct cerr *e = NULL;
 
-    if (!c->subs || !c->subs->n || t->is_init) {
+    if (!c->subs || !c->subs->n) {
         return false;
     }
     if (!(st = st_of(t))) {

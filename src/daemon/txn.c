@@ -192,6 +192,7 @@ txn_free(struct core *c, struct txn *t)
     }
     buf_free(&t->record);
     dl_done(&t->log);
+    lyd_free_all(t->upg_tree);
     free(t);
 }
 
@@ -928,6 +929,60 @@ validate_log(struct core *c, struct dlog *log, struct cerr **e)
                                               : val_incremental(c->val, log, e);
 }
 
+/* libyang names a missing mandatory node by its schema path only: name the first instance of
+ * its parent that lacks it instead (the operator must find the data). */
+static void
+mandatory_instance(const struct lyd_node *tree, struct cerr *e)
+{
+    for (; e; e = e->next) {
+        const char *slash = e->path ? strrchr(e->path, '/') : NULL;
+        struct ly_set *set = NULL;
+        char *xp = NULL, *p;
+
+        if (!slash || slash == e->path || strchr(e->path, '[') || !e->msg ||
+            strncmp(e->msg, "Mandatory node", 14) ||
+            asprintf(&xp, "%.*s[not(%s)]", (int)(slash - e->path), e->path, slash + 1) < 0) {
+            continue;
+        }
+        if (!lyd_find_xpath(tree, xp, &set) && set->count &&
+            (p = lyd_path(set->dnodes[0], LYD_PATH_STD, NULL, 0))) {
+            free(e->path);
+            e->path = p;
+        }
+        ly_set_free(set, NULL);
+        ly_err_clean((struct ly_ctx *)LYD_CTX(tree), NULL);
+        free(xp);
+    }
+}
+
+/*
+ * Stage 3 of a schema upgrade's init transaction (txn.h): libyang validates a copy of the whole
+ * result; the copy (with its defaults) is kept for the commit.
+ */
+static enum chorus_err
+validate_upgrade(struct core *c, struct txn *t, struct cerr **e)
+{
+    struct lyd_node *copy = NULL;
+    enum chorus_err rc;
+
+    lyd_free_all(t->upg_tree);
+    t->upg_tree = NULL;
+    if (c->running &&
+        lyd_dup_siblings(c->running, NULL, LYD_DUP_RECURSIVE | LYD_DUP_WITH_FLAGS, &copy)) {
+        return cerr_add(e, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");
+    }
+    rc = val_tree(c->ctx, &copy, e);
+    if (rc) {
+        if (copy) {
+            mandatory_instance(copy, *e);
+        }
+        lyd_free_all(copy);
+        return rc;
+    }
+    t->upg_tree = copy;
+    return CHORUS_OK;
+}
+
 static void prepare_fail(struct core *c, struct txn *t, enum chorus_err rc, struct cerr *e);
 static void after_hooks(struct core *c, struct txn *t, enum chorus_err rc, struct cerr *e);
 static void after_validators(struct core *c, struct txn *t, enum chorus_err rc, struct cerr *e);
@@ -992,7 +1047,7 @@ after_hooks(struct core *c, struct txn *t, enum chorus_err rc, struct cerr *e)
     }
     /* 3. VALIDATE */
     core_running(c, t);
-    rc = validate_log(c, &t->log, &e);
+    rc = t->upgrade ? validate_upgrade(c, t, &e) : validate_log(c, &t->log, &e);
     if (rc) {
         if (rc == CHORUS_ERR_INTERNAL) {
             LOG(LL_ERROR, &tag, "validation: %s", e && e->msg ? e->msg : "internal error");
@@ -1081,6 +1136,8 @@ prepare_fail(struct core *c, struct txn *t, enum chorus_err rc, struct cerr *e)
     core_running(c, t);
     dl_undo(&t->log, true);
     dl_done(&t->log);
+    lyd_free_all(t->upg_tree);
+    t->upg_tree = NULL;
     if (t->journaled) {
         (void)jnl_write_mark(c->jnl, c->txid + 1, false, NULL);
         t->journaled = false;
@@ -1271,12 +1328,13 @@ commit_running(struct core *c, struct txn *t)
     struct log_tag tag;
 
     core_running(c, t);
-    if (t->nfwd) {
+    if (t->nfwd || t->upgrade) {
         uint64_t txid = c->txid + 1, t0 = now_ns();
 
         /* 6. COMMIT */
-        rc = t->journaled ? jnl_write_mark(c->jnl, txid, true, &e)
-                          : jnl_write_txn(c->jnl, txid, &t->record, true, &e);
+        rc = t->upgrade     ? core_upgrade_commit(c, t->upg_tree, txid, &e)
+             : t->journaled ? jnl_write_mark(c->jnl, txid, true, &e)
+                            : jnl_write_txn(c->jnl, txid, &t->record, true, &e);
         LOG(LL_DEBUG, (&(struct log_tag){t->sess->id, t->sess->user, t->sess->context, txid}),
             "commit: journal %.3f ms", (now_ns() - t0) / 1e6);
         if (rc) {
@@ -1285,6 +1343,8 @@ commit_running(struct core *c, struct txn *t)
                 e && e->msg ? e->msg : "journal error");
             dl_undo(&t->log, true);
             dl_done(&t->log);
+            lyd_free_all(t->upg_tree);
+            t->upg_tree = NULL;
             if (t->journaled) {
                 (void)jnl_write_mark(c->jnl, txid, false, NULL);
             }
@@ -1298,8 +1358,7 @@ commit_running(struct core *c, struct txn *t)
         }
         c->txid = txid;
         t->txid = txid;
-        if (!t->is_init &&
-            (sub_count(c, CHORUS_SUB_CONFIG) ||
+        if ((sub_count(c, CHORUS_SUB_CONFIG) ||
              (c->commit_hook_wants && c->commit_hook_wants(c->commit_hook_arg))) &&
             (!t->st || !sub_txn_has_diff(t)) && sub_txn_diff(c, t, &e)) {
             tag = tag_of(t);
@@ -1310,14 +1369,15 @@ commit_running(struct core *c, struct txn *t)
         dl_commit(&t->log);
         tag = tag_of(t);
         LOG(LL_INFO, &tag, "commit: %zu change%s%s", t->nfwd, t->nfwd == 1 ? "" : "s",
-            t->is_init                    ? " (init transaction)"
+            t->upgrade                    ? " (init transaction, schema upgrade)"
+            : t->is_init                  ? " (init transaction)"
             : (t->flags & REC_F_ROLLBACK) ? " (rollback)"
                                           : "");
         if (c->cc.active && !(t->flags & REC_F_REVERT)) {
             cc_keep_record(c, &t->record);
         }
         /* written once the reply is on its way (core_rb_flush) */
-        if (c->rb && (rc = rb_write_later(c->rb, txid, &t->record, &e))) {
+        if (c->rb && t->nfwd && (rc = rb_write_later(c->rb, txid, &t->record, &e))) {
             LOG(LL_WARN, &tag, "rollback file not written: %s", e && e->msg ? e->msg : "");
             cerr_free(e);
             e = NULL;
@@ -1329,6 +1389,13 @@ commit_running(struct core *c, struct txn *t)
     }
     dl_done(&t->log);
     buf_free(&t->record);
+    if (t->upgrade) {
+        /* the validated copy, with its defaults, becomes running (txn.h) */
+        lyd_free_all(c->running);
+        c->running = t->upg_tree;
+        t->upg_tree = NULL;
+        val_reset(c->val);
+    }
     if (t->ed != c->cand) {
         ed_clear(t->ed); /* what was not moved into running: paths, deletions */
     }

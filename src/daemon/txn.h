@@ -49,6 +49,15 @@
  * file durably. The operational datastore has no transactions in the commit sense (as in
  * ConfD): applying merges the staged data atomically into the operational tree.
  *
+ * THE INIT TRANSACTION OF A SCHEMA UPGRADE (upg.h). Running's base is then the old data
+ * converted to the new schema, never validated under it. The sequence is the one above, with
+ * these differences: hooks and validation callbacks receive their events (flagged
+ * CHORUS_EVF_INIT | CHORUS_EVF_UPGRADE) even when their subtree did not change, so that
+ * applications can migrate their data; VALIDATE checks the whole result with libyang (must,
+ * when, leafref, mandatory, ...) on a copy, which becomes running at the commit; COMMIT writes
+ * that copy as a snapshot under the new module set (jnl.h jnl_upgrade()) instead of a journal
+ * record, and the transaction id advances even when the change set is empty.
+ *
  * States: OPEN → (prepare) → PREPARED → (commit) → COMMITTED, or → ABORTED; a failed
  * validation or prepare returns to OPEN. Only finish is allowed after COMMITTED/ABORTED.
  */
@@ -87,6 +96,8 @@ struct txn {
     enum chorus_db db;
     bool rw;
     bool is_init;              /* the init transaction (attach_init) */
+    bool upgrade;              /* the init transaction of a schema upgrade (see below) */
+    struct lyd_node *upg_tree; /* upgrade: the validated result, running after the commit */
     bool journaled;            /* prepared with its record already in the journal */
     bool commit_after_prepare; /* apply: commit right after prepare */
     bool validate_only;        /* txn_check(): stop after the validation callbacks, undo */

@@ -79,9 +79,11 @@ tmp_files() {
     echo "$out"
 }
 
-# the files of a database directory other than LOCK, the log and the rollback directory
+# the files of a database directory other than LOCK, the log, the rollback directory and the
+# stored module set (schema/, src/daemon/upg.h)
 db_files() {
-    (cd "$T/$1" && ls -1 | grep -v -e '^LOCK$' -e '^chorusd.log$' -e '^rollback$' | tr '\n' ' ')
+    (cd "$T/$1" && ls -1 | grep -v -e '^LOCK$' -e '^chorusd.log$' -e '^rollback$' -e '^schema$' |
+        tr '\n' ' ')
 }
 
 # what db_files shows after compaction T: journal-T, snapshot-T.json and snapshot-T.lyb

@@ -76,7 +76,8 @@ fresh_dir(void)
 static struct jnl *
 open_jnl(struct lyd_node **tree, uint64_t *txid, struct jnl_recovery *rv, enum chorus_err want)
 {
-    struct jnl_params p = {dir, ctx, digest, "routes@2026-11-23\n", 1 << 30, NULL, NULL, NULL};
+    struct jnl_params p = {dir,  ctx,   digest, "routes@2026-11-23\n", 1 << 30, NULL, NULL,
+                           NULL, false, NULL};
     struct jnl *j = NULL;
     struct cerr *e = NULL;
     enum chorus_err rc = jnl_open(&p, &j, tree, txid, rv, &e);
@@ -344,8 +345,10 @@ test_other_schema(void **state)
     uint64_t txid = 0, txid2 = 0;
     struct jnl_recovery rv;
     struct jnl *j;
-    struct jnl_params p = {NULL, NULL, NULL, "other@2020-01-01\n", 1 << 30, NULL, NULL, NULL};
+    struct jnl_params p = {NULL, NULL,  NULL, "other@2020-01-01\n", 1 << 30, NULL, NULL,
+                           NULL, false, NULL};
     uint8_t other[32] = {9};
+    struct jnl_modset found = {{0}, NULL};
     struct cerr *e = NULL;
     char *x;
 
@@ -359,9 +362,14 @@ test_other_schema(void **state)
     p.dir = dir;
     p.ctx = ctx;
     p.digest = other;
+    p.ret_other = &found;
     assert_int_equal(jnl_open(&p, &j, &t2, &txid2, &rv, &e), CHORUS_ERR_SCHEMA);
     assert_non_null(strstr(e->msg, "routes@2026-11-23"));
     assert_non_null(strstr(e->msg, "other@2020-01-01"));
+    /* the set the files were written with, for a schema upgrade */
+    assert_memory_equal(found.digest, digest, 32);
+    assert_string_equal(found.text, "routes@2026-11-23\n");
+    free(found.text);
     cerr_free(e);
     lyd_free_all(t);
 }
