@@ -6,7 +6,9 @@
 #       start nodes 0..N-1 (node i: IPC 4565+10i+OFF, NETCONF SSH 2022+10i+OFF, NETCONF TCP
 #       2023+10i+OFF), each seeded with K routes (default 100) of its own values, so that the
 #       init node's data visibly wins; returns when every node is in start phase 2
-#   cluster.sh join I       start node I and join it to the cluster through node 0
+#   cluster.sh join I [--yang DIR]   start node I and join it to the cluster through node 0
+#                           (--yang: one more load path for its chorusd, to try a node whose
+#                           modules differ: it is refused)
 #   cluster.sh leave I      node I leaves the cluster (chorusctl cluster leave) and stops
 #   cluster.sh status       chorusctl cluster status, asked of the first live node
 #   cluster.sh kill I       kill -9 node I's chorusd and chorus-aasync (a crash)
@@ -31,6 +33,7 @@ DIR=${CHORUS_CLUSTER_DIR:-$HERE/var/cluster}
 OFF=0
 ROUTES=100
 CONF=$HERE/chorusd.conf
+EXTRA_YANG=
 
 die() {
     echo "cluster.sh: $*" >&2
@@ -68,7 +71,9 @@ start_node() {
     local d=$DIR/node$i pid
     mkdir -p "$d"
     is_running "$i" chorusd && die "node $i is already running (pid $(cat "$d/chorusd.pid"))"
-    "$CHORUSD" -c "$CONF" --addloadpath "$DIR/yang" --dbdir "$d" --start-phase0 --foreground \
+    # shellcheck disable=SC2086
+    "$CHORUSD" -c "$CONF" --addloadpath "$DIR/yang" ${EXTRA_YANG:+--addloadpath "$EXTRA_YANG"} \
+        --dbdir "$d" --start-phase0 --foreground \
         --ipc-port "$(ipc_port "$i")" --netconf-ssh-port "$(ssh_port "$i")" \
         --netconf-tcp-port "$(tcp_port "$i")" >>"$d/chorusd.out" 2>&1 &
     pid=$!
@@ -121,6 +126,7 @@ while [ $# -gt 0 ]; do
     --dir) DIR=$2; shift 2 ;;
     --port-offset) OFF=$2; shift 2 ;;
     --conf) CONF=$(cd "$(dirname "$2")" && pwd)/$(basename "$2"); shift 2 ;;
+    --yang) EXTRA_YANG=$(cd "$2" && pwd); shift 2 ;;
     *) args+=("$1"); shift ;;
     esac
 done

@@ -83,6 +83,7 @@ struct peer {
     int phase;
     uint64_t txid;
     uint64_t last_ok, lag_since, lag_tx, lead_since, lead_tx;
+    char unpaired[600]; /* why it is not paired with (its modules differ), or "" */
     /* events thread only: the replication connection and the transaction on it */
     struct chorus_conn *rc;
     uint32_t th;
@@ -523,10 +524,98 @@ digest(struct chorus_conn *c, uint32_t th, char *out, size_t len)
     return rc;
 }
 
+/* ---- module sets: nodes pair only with equal ones ---- */
+
+/* The module set of a daemon from its status: the digest and "name@revision digest" lines. */
+static enum chorus_err
+modset(struct chorus_conn *c, char *digest, size_t dlen, char **lines)
+{
+    char *st = NULL, *p, *q;
+    size_t n = 0, cap = 0;
+    enum chorus_err rc = chorus_status(c, &st);
+
+    *lines = NULL;
+    *digest = 0;
+    if (rc) {
+        return rc;
+    }
+    if ((p = strstr(st, "\"module_set_digest\": \"")) && (q = strchr(p + 22, '"'))) {
+        snprintf(digest, dlen, "%.*s", (int)(q - p - 22), p + 22);
+    }
+    for (p = strstr(st, "\"modules\": ["); p && (p = strstr(p, "{\"name\": \""));) {
+        char name[128] = "", rev[32] = "", dig[80] = "";
+
+        if (sscanf(p, "{\"name\": \"%127[^\"]\", \"revision\": \"%31[^\"]\", \"digest\": \"%79[^\"]\"",
+                   name, rev, dig) >= 1) {
+            size_t need = strlen(name) + strlen(rev) + strlen(dig) + 4;
+
+            if (n + need + 1 > cap) {
+                char *nl = realloc(*lines, cap = (n + need + 1) * 2);
+
+                if (!nl) {
+                    break;
+                }
+                *lines = nl;
+            }
+            n += (size_t)sprintf(*lines + n, "%s@%s %s\n", name, rev, dig);
+        }
+        p++;
+    }
+    free(st);
+    return CHORUS_OK;
+}
+
+/* "" if @p c's module set equals this node's, else what differs ("routes@2026-11-23 here,
+ * routes@2026-12-01 there; chorus-test only there"). */
+static char my_modset_digest[80], *my_modset_lines;
+
+static void
+modset_diff(struct chorus_conn *remote, int id, char *out, size_t len)
+{
+    char *d1 = my_modset_digest, d2[80], *l1 = my_modset_lines, *l2 = NULL, there[32];
+    size_t o = 0;
+
+    snprintf(there, sizeof there, "node %d", id);
+    *out = 0;
+    if (!*d1 || modset(remote, d2, sizeof d2, &l2) || !strcmp(d1, d2)) {
+        free(l2);
+        return;
+    }
+    /* lines present in one list only */
+    for (int side = 0; side < 2; side++) {
+        char *a = side ? l2 : l1, *b = side ? l1 : l2;
+
+        for (char *line = a; line && *line;) {
+            char *nl = strchr(line, '\n'), name[160];
+            size_t ll = nl ? (size_t)(nl - line) : strlen(line);
+            bool found = false;
+
+            for (char *x = b; x && *x;) {
+                char *xn = strchr(x, '\n');
+                size_t xl = xn ? (size_t)(xn - x) : strlen(x);
+
+                found |= xl == ll && !strncmp(x, line, ll);
+                x = xn ? xn + 1 : x + xl;
+            }
+            if (!found && o < len) {
+                snprintf(name, sizeof name, "%.*s", (int)strcspn(line, " "), line);
+                o += (size_t)snprintf(out + o, len - o, "%s%s on %s", o ? ", " : "", name,
+                                      side ? there : "this node");
+            }
+            line = nl ? nl + 1 : line + ll;
+        }
+    }
+    if (!*out) {
+        snprintf(out, len, "module set digests %.12s and %.12s", d1, d2);
+    }
+    free(l2);
+}
+
 /* ---- heartbeats ---- */
 
 static bool
-hb_read(struct chorus_conn **cp, const char *target, uint32_t to, int *phase, uint64_t *txid)
+hb_read(int id, struct chorus_conn **cp, const char *target, uint32_t to, int *phase,
+        uint64_t *txid)
 {
     enum chorus_phase ph;
     uint32_t th;
@@ -541,6 +630,21 @@ hb_read(struct chorus_conn **cp, const char *target, uint32_t to, int *phase, ui
         chorus_set_timeout(*cp, to);
         if (chorus_session_start(*cp, g.user, "aasync-heartbeat", NULL, 0, NULL, NULL)) {
             goto fail;
+        }
+        char diff[600];
+
+        modset_diff(*cp, id, diff, sizeof diff);
+        pthread_mutex_lock(&g.mu);
+        if (*diff && strcmp(g.peers[id].unpaired, diff)) {
+            logm("node %d (%s): not paired: its YANG modules differ from this node's: %s", id,
+                 target, diff);
+        }
+        snprintf(g.peers[id].unpaired, sizeof g.peers[id].unpaired, "%s", diff);
+        pthread_mutex_unlock(&g.mu);
+        if (*diff) {
+            chorus_disconnect(*cp);
+            *cp = NULL;
+            return false;
         }
     }
     if (chorus_phase_get(*cp, &ph) || chorus_trans_start(*cp, CHORUS_DB_RUNNING, 0, &th)) {
@@ -673,7 +777,7 @@ hb_main(void *arg)
         hb = g.hb_ms;
         to = g.dead_ms;
         pthread_mutex_unlock(&g.mu);
-        ok = hb_read(&c, target, to, &phase, &tx);
+        ok = hb_read(id, &c, target, to, &phase, &tx);
         pthread_mutex_lock(&g.mu);
         if (p->present && p->gen == gen) {
             hb_update(id, ok, phase, tx);
@@ -1570,6 +1674,17 @@ sync_from_member(int m, struct chorus_conn *dst, uint32_t dth, bool join,
     if ((rc = member_lock(m, CTX_ADMIN, g.init_timeout_ms, &c, err, errlen))) {
         return rc;
     }
+    modset_diff(c, m, err, errlen);
+    if (*err) {
+        char d[900];
+        snprintf(d, sizeof d, "%s", err);
+        if (snprintf(err, errlen, "refusing to pair with node %d: the YANG modules differ: %.800s",
+                     m, d) < 0) {
+            *err = 0;
+        }
+        chorus_disconnect(c);
+        return CHORUS_ERR_SCHEMA;
+    }
     if ((rc = chorus_trans_start(c, CHORUS_DB_RUNNING, 1, &th)) ||
         (rc = read_ccfg(c, th, &cc, err, errlen))) {
         if (!*err) {
@@ -1711,7 +1826,8 @@ start(void)
         sleep_ms(50);
     }
     if (chorus_session_start(g.mg, g.user, CTX_RESYNC, NULL, 0, NULL, NULL) ||
-        chorus_phase_get(g.mg, &ph)) {
+        chorus_phase_get(g.mg, &ph) ||
+        modset(g.mg, my_modset_digest, sizeof my_modset_digest, &my_modset_lines)) {
         fatal("chorusd at %s: %s", g.local, lasterr(g.mg));
     }
     if (ph != CHORUS_PHASE0) {
@@ -1760,7 +1876,26 @@ start(void)
 
     while (!g.stop && (m = live_member()) < 0 && now_ms() < probe_until &&
            (g.join || !peers_probed() || now_ms() < t0 + 2 * g.hb_ms)) {
+        bool unpaired = false;
+
+        pthread_mutex_lock(&g.mu);
+        for (int i = 0; i < MAX_NODES; i++) {
+            unpaired |= i != g.id && g.peers[i].present && *g.peers[i].unpaired;
+        }
+        pthread_mutex_unlock(&g.mu);
+        if (unpaired) {
+            break;
+        }
         sleep_ms(20);
+    }
+    if (m < 0) {
+        /* members that answer but have other modules: refuse rather than start a cluster */
+        for (int i = 0; i < MAX_NODES; i++) {
+            if (i != g.id && g.peers[i].present && *g.peers[i].unpaired) {
+                fatal("refusing to pair with node %d: the YANG modules differ: %s", i,
+                      g.peers[i].unpaired);
+            }
+        }
     }
     if (g.join && m < 0) {
         fatal("no member of the cluster is reachable in start phase 2 to join through");
@@ -1850,6 +1985,10 @@ start(void)
             fatal("cannot attach to the init transaction of node %d", in);
         }
         sleep_ms(50);
+    }
+    modset_diff(ic, in, err, sizeof err);
+    if (*err) {
+        fatal("refusing to pair with the init node %d: the YANG modules differ: %s", in, err);
     }
     if (copy_data(ic, ith2, g.mg, ith, &tx, err, sizeof err)) {
         fatal("copying from node %d: %s", in, err);

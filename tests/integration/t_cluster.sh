@@ -40,6 +40,14 @@ for n in 0 1 2 3; do
     c "$n" get "/chorus-aacluster:cluster/node[id='3']/ipc-port" >/dev/null || die "node $n lacks node 3"
 done
 
+echo "-- a node whose YANG modules differ is refused"
+expect_rc 1 "$CLUSTER" join 4 --yang "$CHORUS_SRC/tests/integration/models" --dir "$CDIR" --port-offset "$OFF"
+grep -q "refusing to pair with node 0: the YANG modules differ: chorus-test@.* on this node" "$CDIR/node4/aasync.log" ||
+    die "no refusal naming the module: $(tail -n 3 "$CDIR/node4/aasync.log")"
+"$CLUSTER" kill 4 --dir "$CDIR" --port-offset "$OFF"
+fails c 0 get "/chorus-aacluster:cluster/node[id='4']"
+status_ok 0
+
 echo "-- every route deleted through node 3: gone everywhere"
 ok $NC "$(ssh 3)" remove-all
 for n in 0 1 2 3; do
