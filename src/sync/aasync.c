@@ -925,13 +925,14 @@ peer_conn(int id)
     uint32_t to;
     enum chorus_err rc;
 
-    if (p->rc) {
-        return CHORUS_OK;
-    }
     pthread_mutex_lock(&g.mu);
     snprintf(target, sizeof target, "%s", p->target);
     to = g.peer_ms;
     pthread_mutex_unlock(&g.mu);
+    if (p->rc) {
+        chorus_set_timeout(p->rc, to); /* a large change's PREPARE set a longer one */
+        return CHORUS_OK;
+    }
     if ((rc = chorus_connect_timeout(target, PROG, to, &p->rc))) {
         p->rc = NULL;
         free(p->msg);
@@ -1034,7 +1035,16 @@ cluster_prepare(struct chorus_conn *c, const struct chorus_event *ev, const char
         }
         return chorus_event_error(c, ev, rc, NULL, NULL, "node %d (%s): %s", id, p->target, msg);
     }
-    /* 2. write, validate and prepare, in parallel */
+    /* 2. write, validate and prepare, in parallel; a large change takes the peer a while
+     * (its event loop is busy meanwhile): peer-timeout plus 1 ms per KB of change */
+    pthread_mutex_lock(&g.mu);
+    uint32_t to = g.peer_ms + (uint32_t)(len / 1000 > 3600000 ? 3600000 : len / 1000);
+    pthread_mutex_unlock(&g.mu);
+    for (int i = 0; i < MAX_NODES; i++) {
+        if (g.peers[i].in) {
+            chorus_set_timeout(g.peers[i].rc, to);
+        }
+    }
     run_jobs(J_PREPARE, data, len);
     int veto = -1;
 
@@ -1115,6 +1125,8 @@ static void
 cluster_commit(const struct chorus_event *ev)
 {
     const char *crash = getenv("CHORUS_AASYNC_CRASH");
+    /* the timeouts of PREPARE (scaled to the change) still apply: a peer's commit of a large
+     * change writes its journal mark and applies nothing more */
 
     if (crash && !strcmp(crash, "after-first-commit")) {
         crash_after_first_commit();
