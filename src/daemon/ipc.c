@@ -1123,7 +1123,7 @@ oper_done(void *arg, enum chorus_err rc, struct cerr *e, struct lyd_node *data)
             break;
         default:
             rc = txn_get_with(q->c, t, q->path, (enum chorus_format)q->fmt, q->flags, extra,
-                              &text, &err);
+                              &text, NULL, &err);
         }
         t->oper_extra = NULL;
         if (!rc && q->op == OP_EXISTS) {
@@ -1198,6 +1198,7 @@ op_get(struct req *r)
     const char *path;
     uint32_t fmt, flags = 0;
     char *text = NULL;
+    size_t len = 0;
     struct cerr *e = NULL;
 
     if (get_txn(r, &t) || opt_str(r, T_PATH, &path) || need_u32(r, T_FORMAT, "the format", &fmt)) {
@@ -1209,10 +1210,11 @@ op_get(struct req *r)
     if (!(flags & CHORUS_GET_CONFIG_ONLY) && oper_async(r, t, path, fmt, flags)) {
         return PENDING;
     }
-    if (txn_get(r->c, t, path, (enum chorus_format)fmt, flags, &text, &e)) {
+    /* LYB from the configuration datastores only (operational reads merge providers' text) */
+    if (txn_get(r->c, t, path, (enum chorus_format)fmt, flags, &text, &len, &e)) {
         return cerr_fail(r, e);
     }
-    proto_put_data(r->out, T_DATA, text, strlen(text));
+    proto_put_data(r->out, T_DATA, text, len);
     free(text);
     return 0;
 }

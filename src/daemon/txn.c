@@ -551,17 +551,43 @@ print_opts(uint32_t flags)
     }
 }
 
+/* Print @p n (with its siblings if @p sib) into *s, its length (LYB holds NUL bytes) in *len. */
+static LY_ERR
+print_len(char **s, size_t *len, const struct lyd_node *n, enum chorus_format fmt, bool sib,
+          uint32_t opts)
+{
+    struct ly_out *out = NULL;
+    LY_ERR lr;
+
+    *s = NULL;
+    *len = 0;
+    if ((lr = ly_out_new_memory(s, 0, &out))) {
+        return lr;
+    }
+    lr = sib ? lyd_print_all(out, n, ly_format(fmt), opts & ~LYD_PRINT_WITHSIBLINGS)
+             : lyd_print_tree(out, n, ly_format(fmt), opts);
+    *len = ly_out_printed(out);
+    ly_out_free(out, NULL, lr != LY_SUCCESS);
+    if (lr) {
+        *s = NULL;
+        *len = 0;
+    }
+    return lr;
+}
+
 enum chorus_err
 txn_get(struct core *c, struct txn *t, const char *path, enum chorus_format fmt, uint32_t flags,
-        char **ret_text, struct cerr **e)
+        char **ret_text, size_t *ret_len, struct cerr **e)
 {
-    return txn_get_with(c, t, path, fmt, flags, NULL, ret_text, e);
+    return txn_get_with(c, t, path, fmt, flags, NULL, ret_text, ret_len, e);
 }
 
 enum chorus_err
 txn_get_with(struct core *c, struct txn *t, const char *path, enum chorus_format fmt,
-             uint32_t flags, const struct ed *extra, char **ret_text, struct cerr **e)
+             uint32_t flags, const struct ed *extra, char **ret_text, size_t *ret_len,
+             struct cerr **e)
 {
+    size_t len = 0;
     struct view v;
     struct dpath dp;
     struct lyd_node *tree = NULL, *node = NULL, *dup = NULL;
@@ -570,8 +596,10 @@ txn_get_with(struct core *c, struct txn *t, const char *path, enum chorus_format
     enum chorus_err rc;
     LY_ERR lr;
 
-    if (fmt != CHORUS_FMT_XML && fmt != CHORUS_FMT_JSON) {
-        return cerr_add(e, CHORUS_ERR_INVAL, NULL, NULL, "get returns XML or JSON");
+    if (fmt != CHORUS_FMT_XML && fmt != CHORUS_FMT_JSON &&
+        (fmt != CHORUS_FMT_LYB || !ret_len)) {
+        return cerr_add(e, CHORUS_ERR_INVAL, NULL, NULL, "get returns XML or JSON%s",
+                        ret_len ? " or LYB" : "");
     }
     t->oper_extra = extra;
     view_of(c, t, &v);
@@ -593,11 +621,9 @@ txn_get_with(struct core *c, struct txn *t, const char *path, enum chorus_format
         return cerr_add(e, rc, path, NULL, "cannot read the datastore");
     }
     if (whole) {
-        lr = tree ? lyd_print_mem(&s, tree, ly_format(fmt),
-                                  LYD_PRINT_WITHSIBLINGS | print_opts(flags))
-                  : LY_SUCCESS;
+        lr = tree ? print_len(&s, &len, tree, fmt, true, print_opts(flags)) : LY_SUCCESS;
     } else if (!node->parent) {
-        lr = lyd_print_mem(&s, node, ly_format(fmt), print_opts(flags));
+        lr = print_len(&s, &len, node, fmt, false, print_opts(flags));
     } else {
         /* the node with its ancestors, and nothing else of them */
         lr = lyd_dup_single(node, NULL,
@@ -606,12 +632,15 @@ txn_get_with(struct core *c, struct txn *t, const char *path, enum chorus_format
             while (dup->parent) {
                 dup = lyd_parent(dup);
             }
-            lr = lyd_print_mem(&s, dup, ly_format(fmt), print_opts(flags));
+            lr = print_len(&s, &len, dup, fmt, false, print_opts(flags));
         }
     }
     if (lr) {
         rc = lyu_err(e, c->ctx, CHORUS_ERR_NOMEM, path);
         goto out;
+    }
+    if (ret_len) {
+        *ret_len = s ? len : 0;
     }
     *ret_text = s ? s : strdup("");
     rc = *ret_text ? CHORUS_OK : cerr_add(e, CHORUS_ERR_NOMEM, NULL, NULL, "out of memory");

@@ -154,13 +154,14 @@ enum chorus_err txn_replace(struct core *c, struct txn *t, const char *path,
  * until the next change of the datastore) or a copy (free with lyd_free_all()). */
 enum chorus_err txn_tree(struct core *c, struct txn *t, struct lyd_node **ret_tree,
                          bool *ret_owned, struct cerr **e);
-/* Text of the subtree at @p path (NULL: all), with its ancestors. */
+/* Text of the subtree at @p path (NULL: all), with its ancestors; its length in *ret_len if
+ * given (then LYB too may be asked for). */
 enum chorus_err txn_get(struct core *c, struct txn *t, const char *path, enum chorus_format fmt,
-                        uint32_t flags, char **ret_text, struct cerr **e);
+                        uint32_t flags, char **ret_text, size_t *ret_len, struct cerr **e);
 /* The same with one more layer over the view (operational data of providers). */
 enum chorus_err txn_get_with(struct core *c, struct txn *t, const char *path,
                              enum chorus_format fmt, uint32_t flags, const struct ed *extra,
-                             char **ret_text, struct cerr **e);
+                             char **ret_text, size_t *ret_len, struct cerr **e);
 enum chorus_err txn_get_value(struct core *c, struct txn *t, const char *path, char **ret_value,
                               struct cerr **e);
 enum chorus_err txn_exists(struct core *c, struct txn *t, const char *path, bool *ret,

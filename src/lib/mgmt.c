@@ -285,9 +285,9 @@ chorus_trans_finish(struct chorus_conn *conn, uint32_t th)
 
 /* ---- reads ---- */
 
-enum chorus_err
-chorus_get(struct chorus_conn *conn, uint32_t th, const char *path, enum chorus_format format,
-           uint32_t flags, char **ret_data)
+static enum chorus_err
+get_common(struct chorus_conn *conn, const char *fn, uint32_t th, const char *path,
+           enum chorus_format format, uint32_t flags, char **ret_data, size_t *ret_len)
 {
     const uint32_t known = CHORUS_GET_WD_MASK | CHORUS_GET_CONFIG_ONLY | CHORUS_GET_PRETTY;
     struct buf b = BUF_INIT;
@@ -300,13 +300,15 @@ chorus_get(struct chorus_conn *conn, uint32_t th, const char *path, enum chorus_
         return CHORUS_ERR_INVAL;
     }
     if (!ret_data) {
-        return bad_arg(conn, __func__, "ret_data is NULL");
+        return bad_arg(conn, fn, "ret_data is NULL");
     }
-    if (format != CHORUS_FMT_XML && format != CHORUS_FMT_JSON) {
-        return bad_arg(conn, __func__, "format must be XML or JSON");
+    if (format != CHORUS_FMT_XML && format != CHORUS_FMT_JSON &&
+        (format != CHORUS_FMT_LYB || !ret_len)) {
+        return bad_arg(conn, fn, ret_len ? "format must be XML, JSON or LYB"
+                                         : "format must be XML or JSON");
     }
     if (flags & ~known) {
-        return bad_arg(conn, __func__, "unknown flags");
+        return bad_arg(conn, fn, "unknown flags");
     }
     proto_begin(&b, OP_GET, 0, 0);
     proto_put_u32(&b, T_TH, th);
@@ -326,9 +328,29 @@ chorus_get(struct chorus_conn *conn, uint32_t th, const char *path, enum chorus_
     memmove(r.body, data, len + 1);
     *ret_data = (char *)r.body;
     r.body = NULL;
+    if (ret_len) {
+        *ret_len = len;
+    }
 out:
     conn_reply_done(&r);
     return err;
+}
+
+enum chorus_err
+chorus_get(struct chorus_conn *conn, uint32_t th, const char *path, enum chorus_format format,
+           uint32_t flags, char **ret_data)
+{
+    return get_common(conn, __func__, th, path, format, flags, ret_data, NULL);
+}
+
+enum chorus_err
+chorus_get_data(struct chorus_conn *conn, uint32_t th, const char *path,
+                enum chorus_format format, uint32_t flags, char **ret_data, size_t *ret_len)
+{
+    if (!ret_len) {
+        return conn ? bad_arg(conn, __func__, "ret_len is NULL") : CHORUS_ERR_INVAL;
+    }
+    return get_common(conn, __func__, th, path, format, flags, ret_data, ret_len);
 }
 
 enum chorus_err

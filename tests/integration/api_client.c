@@ -1043,6 +1043,36 @@ scen_errors(void)
     OK(a, chorus_trans_finish(a, th));
     CHECK(txid_of(a) == t0 + 1, "txid after the fixed commit");
     EXPECT_VALUE(a, CHORUS_DB_RUNNING, route_path(41, "leaf4"), "4");
+
+    step("LYB: read with chorus_get_data(), written back with chorus_edit(): the same data");
+    {
+        char *lyb = NULL, *s = NULL, *again;
+        size_t len = 0;
+        uint64_t t1 = txid_of(a);
+        char *before_lyb = dump(a, CHORUS_DB_RUNNING);
+
+        OK(a, chorus_trans_start(a, CHORUS_DB_RUNNING, 1, &th));
+        EXPECT_ERR(a, chorus_get(a, th, "/routes:active-cfg", CHORUS_FMT_LYB, 0, &s),
+                   CHORUS_ERR_INVAL, "XML or JSON");
+        EXPECT_ERR(a, chorus_get_data(a, th, "/routes:active-cfg", CHORUS_FMT_LYB, 0, &s, NULL),
+                   CHORUS_ERR_INVAL, "ret_len");
+        OK(a, chorus_get_data(a, th, "/routes:active-cfg", CHORUS_FMT_LYB, 0, &lyb, &len));
+        CHECK(len > 100 && memchr(lyb, 0, len), "LYB of the routes: %zu bytes", len);
+        OK(a, chorus_delete(a, th, "/routes:active-cfg"));
+        OK(a, chorus_edit(a, th, CHORUS_EDIT_MERGE, CHORUS_FMT_LYB, lyb, len));
+        OK(a, chorus_apply(a, th, NULL));
+        OK(a, chorus_trans_finish(a, th));
+        CHECK(txid_of(a) == t1, "deleting and writing back the same data changed running");
+        again = dump(a, CHORUS_DB_RUNNING);
+        EXPECT_SAME(before_lyb, again, "running");
+        free(again);
+        free(before_lyb);
+        free(lyb);
+        OK(a, chorus_trans_start(a, CHORUS_DB_RUNNING, 1, &th));
+        EXPECT_ERR(a, chorus_edit(a, th, CHORUS_EDIT_MERGE, CHORUS_FMT_LYB, "garbage", 7),
+                   CHORUS_ERR_BADVALUE, NULL);
+        OK(a, chorus_trans_finish(a, th));
+    }
     free(before);
     chorus_disconnect(a);
 }
