@@ -2,18 +2,33 @@
 /*
  * bench_nc: a NETCONF client for benchmarks, on the routes model (examples/routes).
  *
- *   bench_nc (-t HOST:PORT [-u USER] | -s HOST:PORT -u USER -P PASSWORD) [-n N] [-k K]
- *            [-b FIRST_ID] [-r RANGE] [-v VALUE_BASE] [-W WARMUP] [-o FILE] WORKLOAD
+ *   bench_nc (-t HOST:PORT [-u USER] | -s HOST:PORT -u USER (-P PASSWORD | -i KEYFILE))
+ *            [-T auto|running|candidate] [-n N] [-k K] [-b FIRST_ID] [-r RANGE]
+ *            [-v VALUE_BASE] [-W WARMUP] [-L SECONDS] [-H MS] [-o FILE] WORKLOAD
  *
  * Transports: plain TCP (-t; with -u the session starts with ConfD's header
  * "[USER;127.0.0.1;tcp;0;0;;/;;]\n" before the hello), or SSH (-s, libssh's client API:
- * password authentication as USER, subsystem "netconf"; the host key is not checked: this is
- * a tool for loopback benchmarks). Hello with base:1.0 and base:1.1; the server must offer
- * base:1.1, and every message after the hellos is chunk-framed (RFC 6242 section 4.2). Each
- * request is framed in one buffer, prepared before its clock starts, and handed to one write
- * call; TCP_NODELAY on the socket (SSH_OPTIONS_NODELAY over SSH).
+ * password authentication as USER, or public-key authentication with the private key in
+ * KEYFILE (-i), subsystem "netconf"; the host key is not checked: this is a tool for loopback
+ * benchmarks). Hello with base:1.0 and base:1.1; when the server offers base:1.1 every message
+ * after the hellos is chunk-framed (RFC 6242 section 4.2), otherwise end-of-message framed
+ * ("]]>]]>", base:1.0). Each request is framed in one buffer, prepared before its clock
+ * starts, and handed to one write call; TCP_NODELAY on the socket (SSH_OPTIONS_NODELAY over
+ * SSH).
  *
- * Workloads, all on running; routes are generated as examples/routes/gen-routes.py does
+ * -H MS: a pause of MS ms after the client's hello, before the first request (not part of any
+ * figure; connect_ms includes it). Yuma123's netconfd 2.13 behind OpenSSH and
+ * netconf-subsystem leaves a request that follows the client's hello at once unanswered (the
+ * session hangs; seen with get-config and close-session, while a 10 KB edit-config got
+ * through); with a pause of 100 ms every session of the harness was answered. The harness
+ * passes -H 100 to netconfd, and nothing to chorusd.
+ *
+ * Edits target running when the server's hello offers :writable-running (or with -T
+ * running); otherwise (or with -T candidate) they go to candidate, each followed by a
+ * <commit/>, and the latency or wall time of an edit covers both requests. Reads always
+ * come from running.
+ *
+ * Workloads; routes are generated as examples/routes/gen-routes.py does
  * (id "%07lu", leaf1..4 = v..v+3 with v = (id * 7) % 1000000), so that a K-route edit is
  * byte for byte the file `gen-routes.py K --start FIRST_ID` inside <config>:
  *
@@ -23,7 +38,8 @@
  *   seq     N one-route edit-configs one after the other (after WARMUP ones), each a merge of
  *           route FIRST_ID + (j mod RANGE) with all four leaves set to VALUE_BASE + j.. (j
  *           counts warm-ups first, then counted edits; RANGE 0: no wrap, every edit a new
- *           route): commits/s, latency p50/p99
+ *           route): commits/s, latency p50/p99; with -L, the counted edits stop once SECONDS
+ *           have passed (commits= says how many were made)
  *   getall  one get-config with the subtree filter <active-cfg/>: wall ms, reply bytes; with
  *           -k K the reply must hold exactly K routes
  *   delete  one edit-config with nc:operation="delete" on /active-cfg/routes: wall ms
@@ -31,11 +47,13 @@
  * A latency or wall time runs from just before the request's write to the end of its reply
  * (the whole reply read and deframed); checking the reply comes after. Every reply must be
  * an <rpc-reply> with the request's message-id holding <ok/> (edits) or <data> (reads); an
- * <rpc-error> or anything else is printed and fails the run (exit 1).
+ * <rpc-error> is printed and ends the run with exit 3 (the server refused the request),
+ * anything else fails it (exit 1).
  *
- * Output: one line of KEY=VALUE pairs (latencies in us, wall times in ms); with -o, FILE
- * receives every counted latency in us, sorted, one per line. Exit 0, 1 on a failure (with a
- * message on stderr), 2 on bad usage.
+ * Output: one line of KEY=VALUE pairs (latencies in us, wall times in ms; target= and
+ * framing= say what the hello chose); with -o, FILE receives every counted latency in us,
+ * sorted, one per line. Exit 0, 1 on a failure (with a message on stderr), 2 on bad usage,
+ * 3 on an <rpc-error> (its error-tag and error-message on stderr).
  */
 #include <errno.h>
 #include <netdb.h>
@@ -56,6 +74,8 @@
 #define NC_NS "urn:ietf:params:xml:ns:netconf:base:1.0"
 #define RT_NS "urn:chorus:example:routes"
 #define BASE11 "urn:ietf:params:netconf:base:1.1"
+#define CAP_WRUN "urn:ietf:params:netconf:capability:writable-running:1.0"
+#define CAP_CAND "urn:ietf:params:netconf:capability:candidate:1.0"
 #define READ_STEP (256 * 1024)
 #define SHOW_MAX 4000 /* bytes of an unexpected reply printed */
 
@@ -71,12 +91,15 @@ struct conn {
     struct buf in; /* bytes received, d[off..len) not yet consumed */
     size_t off;
     unsigned long mid; /* message-id of the last request */
+    bool chunked;      /* base:1.1 framing (else base:1.0 end-of-message) */
+    bool candidate;    /* edits go to candidate, each followed by <commit/> */
 };
 
 struct opts {
-    const char *tcp, *ssh, *user, *password;
+    const char *tcp, *ssh, *user, *password, *keyfile, *target;
     const char *workload;
-    long n, warmup, k;
+    long n, warmup, k, hello_pause_ms;
+    double limit_s;
     unsigned long first_id, range, value_base;
     const char *lat_file;
 };
@@ -311,6 +334,17 @@ read_chunked(struct conn *c, struct buf *msg)
     }
 }
 
+/* The next message in the session's framing. */
+static void
+read_msg(struct conn *c, struct buf *msg)
+{
+    if (c->chunked) {
+        read_chunked(c, msg);
+    } else {
+        read_eom(c, msg);
+    }
+}
+
 static void
 tcp_connect(struct conn *c, const char *arg, const char *user)
 {
@@ -350,7 +384,8 @@ tcp_connect(struct conn *c, const char *arg, const char *user)
 }
 
 static void
-ssh_open(struct conn *c, const char *arg, const char *user, const char *password)
+ssh_open(struct conn *c, const char *arg, const char *user, const char *password,
+         const char *keyfile)
 {
     char host[256], *port;
     unsigned int portnum;
@@ -375,7 +410,17 @@ ssh_open(struct conn *c, const char *arg, const char *user, const char *password
     if (ssh_connect(c->ssh) != SSH_OK) {
         die("cannot connect over SSH to %s: %s", arg, ssh_get_error(c->ssh));
     }
-    if (ssh_userauth_password(c->ssh, NULL, password) != SSH_AUTH_SUCCESS) {
+    if (keyfile) {
+        ssh_key key = NULL;
+
+        if (ssh_pki_import_privkey_file(keyfile, NULL, NULL, NULL, &key) != SSH_OK) {
+            die("cannot read the private key %s", keyfile);
+        }
+        if (ssh_userauth_publickey(c->ssh, NULL, key) != SSH_AUTH_SUCCESS) {
+            die("SSH public-key authentication of %s failed: %s", user, ssh_get_error(c->ssh));
+        }
+        ssh_key_free(key);
+    } else if (ssh_userauth_password(c->ssh, NULL, password) != SSH_AUTH_SUCCESS) {
         die("SSH password authentication of %s failed: %s", user, ssh_get_error(c->ssh));
     }
     if (!(c->ch = ssh_channel_new(c->ssh)) || ssh_channel_open_session(c->ch) != SSH_OK ||
@@ -384,7 +429,7 @@ ssh_open(struct conn *c, const char *arg, const char *user, const char *password
     }
 }
 
-/* Connects, exchanges hellos and switches to chunked framing. */
+/* Connects, exchanges hellos, and chooses the framing and the target of edits. */
 static void
 nc_open(struct conn *c, const struct opts *o)
 {
@@ -398,17 +443,31 @@ nc_open(struct conn *c, const struct opts *o)
     if (o->tcp) {
         tcp_connect(c, o->tcp, o->user);
     } else {
-        ssh_open(c, o->ssh, o->user, o->password);
+        ssh_open(c, o->ssh, o->user, o->password, o->keyfile);
     }
     read_eom(c, &hello);
     if (!strstr(hello.d, "<hello") || !strstr(hello.d, "session-id")) {
         die("the server's first message is not a hello: %.*s", SHOW_MAX, hello.d);
     }
-    if (!strstr(hello.d, BASE11)) {
-        die("the server does not offer base:1.1");
+    c->chunked = strstr(hello.d, BASE11 "<") != NULL;
+    if (!strcmp(o->target, "candidate")) {
+        c->candidate = true;
+    } else if (!strcmp(o->target, "running")) {
+        c->candidate = false;
+    } else if (strstr(hello.d, CAP_WRUN)) {
+        c->candidate = false;
+    } else if (strstr(hello.d, CAP_CAND)) {
+        c->candidate = true;
+    } else {
+        die("the server offers neither :writable-running nor :candidate");
     }
     conn_write(c, client_hello, sizeof client_hello - 1);
     free(hello.d);
+    if (o->hello_pause_ms > 0) {
+        struct timespec ts = {o->hello_pause_ms / 1000, (o->hello_pause_ms % 1000) * 1000000L};
+
+        nanosleep(&ts, NULL);
+    }
 }
 
 static void
@@ -441,10 +500,16 @@ frame_rpc(struct conn *c, const char *body, size_t blen, struct buf *out)
     c->mid++;
     hl = snprintf(head, sizeof head, "<rpc xmlns=\"" NC_NS "\" message-id=\"%lu\">", c->mid);
     out->len = 0;
-    buf_printf(out, "\n#%zu\n", (size_t)hl + blen + 6);
+    if (c->chunked) {
+        buf_printf(out, "\n#%zu\n", (size_t)hl + blen + 6);
+    }
     buf_add(out, head, (size_t)hl);
     buf_add(out, body, blen);
-    buf_add(out, "</rpc>\n##\n", 10);
+    if (c->chunked) {
+        buf_add(out, "</rpc>\n##\n", 10);
+    } else {
+        buf_add(out, "</rpc>]]>]]>", 12);
+    }
 }
 
 /* Sends a framed request and reads its reply into @p reply; returns the elapsed ns. */
@@ -454,8 +519,37 @@ exchange(struct conn *c, const struct buf *req, struct buf *reply)
     uint64_t t0 = now_ns();
 
     conn_write(c, req->d, req->len);
-    read_chunked(c, reply);
+    read_msg(c, reply);
     return now_ns() - t0;
+}
+
+/* The text of element @p name inside @p s (up to @p max bytes), or "" */
+static void
+element_text(const char *s, const char *name, char *out, size_t max)
+{
+    char open[64];
+    const char *p, *gt, *end;
+
+    out[0] = '\0';
+    snprintf(open, sizeof open, "<%s", name);
+    for (p = s; (p = strstr(p, open)); p++) {
+        if (p[strlen(open)] == '>' || p[strlen(open)] == ' ') {
+            break;
+        }
+    }
+    if (!p || !(gt = strchr(p, '>')) || !(end = strchr(gt, '<'))) {
+        return;
+    }
+    gt++;
+    while (gt < end && (*gt == ' ' || *gt == '\n')) {
+        gt++;
+    }
+    snprintf(out, max, "%.*s", (int)(end - gt), gt);
+    for (char *q = out; *q; q++) {
+        if (*q == '\n' || *q == '\t' || *q == '\r') {
+            *q = ' ';
+        }
+    }
 }
 
 /* Dies unless @p reply answers message-id c->mid with <data> (@p want_data) or <ok/>. */
@@ -490,7 +584,14 @@ check_reply(const struct conn *c, const struct buf *reply, int want_data, const 
         p++;
     }
     if (!strncmp(p, "<rpc-error", 10)) {
-        die("%s: rpc-error: %.*s", what, SHOW_MAX, reply->d);
+        char tag[128], msg[512];
+
+        element_text(p, "error-tag", tag, sizeof tag);
+        element_text(p, "error-message", msg, sizeof msg);
+        fflush(stdout);
+        fprintf(stderr, "bench_nc: %s: rpc-error: error-tag=%s error-message=%s\n", what, tag, msg);
+        fprintf(stderr, "%.*s\n", SHOW_MAX, reply->d);
+        exit(3);
     }
     if (want_data ? strncmp(p, "<data", 5) || (p[5] != '>' && p[5] != ' ' && p[5] != '/')
                   : strncmp(p, "<ok/>", 5)) {
@@ -518,9 +619,31 @@ add_route(struct buf *b, unsigned long id, unsigned long v)
                id, v, v + 1, v + 2, v + 3);
 }
 
-#define EDIT_HEAD                                                                                  \
+#define EDIT_HEAD_R                                                                                \
     "<edit-config><target><running/></target><config><active-cfg xmlns=\"" RT_NS "\"><routes>"
+#define EDIT_HEAD_C                                                                                \
+    "<edit-config><target><candidate/></target><config><active-cfg xmlns=\"" RT_NS "\"><routes>"
+#define EDIT_HEAD(c) ((c)->candidate ? EDIT_HEAD_C : EDIT_HEAD_R)
 #define EDIT_TAIL "</routes></active-cfg></config></edit-config>"
+
+/* Sends a framed edit and, on candidate, a <commit/> after it; returns the elapsed ns. */
+static uint64_t
+edit_exchange(struct conn *c, const struct buf *req, struct buf *commit, struct buf *reply,
+              const char *what)
+{
+    uint64_t t0 = now_ns();
+
+    conn_write(c, req->d, req->len);
+    read_msg(c, reply);
+    check_reply(c, reply, 0, what);
+    if (c->candidate) {
+        frame_rpc(c, "<commit/>", 9, commit);
+        conn_write(c, commit->d, commit->len);
+        read_msg(c, reply);
+        check_reply(c, reply, 0, "commit");
+    }
+    return now_ns() - t0;
+}
 
 /* ---- workloads ---- */
 
@@ -612,33 +735,40 @@ run_rtt(struct conn *c, const struct opts *o, struct buf *req, struct buf *reply
 static int
 run_edit(struct conn *c, const struct opts *o, struct buf *req, struct buf *reply)
 {
-    struct buf body = {0};
+    struct buf body = {0}, commit = {0};
+    const char *head = EDIT_HEAD(c);
     uint64_t t;
 
     buf_reserve(&body, (size_t)o->k * 120 + 256);
-    buf_add(&body, EDIT_HEAD "\n", sizeof EDIT_HEAD);
+    buf_add(&body, head, strlen(head));
+    buf_add(&body, "\n", 1);
     for (unsigned long id = o->first_id; id < o->first_id + (unsigned long)o->k; id++) {
         add_route(&body, id, (id * 7) % 1000000);
     }
     buf_add(&body, EDIT_TAIL, sizeof EDIT_TAIL - 1);
     frame_rpc(c, body.d, body.len, req);
-    t = exchange(c, req, reply);
-    check_reply(c, reply, 0, "edit-config of the routes");
+    t = edit_exchange(c, req, &commit, reply, "edit-config of the routes");
     printf("op=edit routes=%ld request_bytes=%zu wall_ms=%.2f\n", o->k, req->len, t / 1e6);
     free(body.d);
+    free(commit.d);
     return 0;
 }
 
 static int
 run_seq(struct conn *c, const struct opts *o, struct buf *req, struct buf *reply)
 {
-    struct buf body = {0};
-    uint64_t *lat = calloc((size_t)o->n, sizeof *lat), t_start = 0;
+    struct buf body = {0}, commit = {0};
+    const char *head = EDIT_HEAD(c);
+    uint64_t *lat = calloc((size_t)o->n, sizeof *lat), t_start = 0, limit_ns = 0;
     double wall;
+    long done = 0;
     int rc = 0;
 
     if (!lat) {
         die("out of memory");
+    }
+    if (o->limit_s > 0) {
+        limit_ns = (uint64_t)(o->limit_s * 1e9);
     }
     for (long i = -o->warmup; i < o->n; i++) {
         unsigned long j = (unsigned long)(i + o->warmup);
@@ -646,28 +776,31 @@ run_seq(struct conn *c, const struct opts *o, struct buf *req, struct buf *reply
 
         if (i == 0) {
             t_start = now_ns();
+        } else if (i > 0 && limit_ns && now_ns() - t_start >= limit_ns) {
+            break;
         }
         body.len = 0;
-        buf_add(&body, EDIT_HEAD, sizeof EDIT_HEAD - 1);
+        buf_add(&body, head, strlen(head));
         add_route(&body, id, o->value_base + j);
         buf_add(&body, EDIT_TAIL, sizeof EDIT_TAIL - 1);
         frame_rpc(c, body.d, body.len, req);
         if (i >= 0) {
-            lat[i] = exchange(c, req, reply);
+            lat[i] = edit_exchange(c, req, &commit, reply, "edit-config of one route");
+            done = i + 1;
         } else {
-            (void)exchange(c, req, reply);
+            (void)edit_exchange(c, req, &commit, reply, "edit-config of one route");
         }
-        check_reply(c, reply, 0, "edit-config of one route");
     }
     wall = (double)(now_ns() - t_start) / 1e9;
-    printf("op=seq commits=%ld wall_s=%.3f commits_per_s=%.1f ", o->n, wall, (double)o->n / wall);
-    print_latencies(lat, o->n);
+    printf("op=seq commits=%ld wall_s=%.3f commits_per_s=%.1f ", done, wall, (double)done / wall);
+    print_latencies(lat, done);
     printf("\n");
-    if (o->lat_file && write_latencies(o->lat_file, lat, o->n)) {
+    if (o->lat_file && write_latencies(o->lat_file, lat, done)) {
         rc = 1;
     }
     free(lat);
     free(body.d);
+    free(commit.d);
     return rc;
 }
 
@@ -693,17 +826,20 @@ run_getall(struct conn *c, const struct opts *o, struct buf *req, struct buf *re
 static int
 run_delete(struct conn *c, const struct opts *o, struct buf *req, struct buf *reply)
 {
-    static const char body[] =
-        "<edit-config><target><running/></target><config><active-cfg xmlns=\"" RT_NS "\">"
-        "<routes xmlns:nc=\"" NC_NS "\" nc:operation=\"delete\"/></active-cfg></config>"
-        "</edit-config>";
+    struct buf body = {0}, commit = {0};
     uint64_t t;
 
     (void)o;
-    frame_rpc(c, body, sizeof body - 1, req);
-    t = exchange(c, req, reply);
-    check_reply(c, reply, 0, "edit-config deleting all routes");
+    buf_printf(&body,
+               "<edit-config><target><%s/></target><config><active-cfg xmlns=\"" RT_NS "\">"
+               "<routes xmlns:nc=\"" NC_NS "\" nc:operation=\"delete\"/></active-cfg></config>"
+               "</edit-config>",
+               c->candidate ? "candidate" : "running");
+    frame_rpc(c, body.d, body.len, req);
+    t = edit_exchange(c, req, &commit, reply, "edit-config deleting all routes");
     printf("op=delete wall_ms=%.2f\n", t / 1e6);
+    free(body.d);
+    free(commit.d);
     return 0;
 }
 
@@ -711,8 +847,9 @@ static void
 usage(void)
 {
     fprintf(stderr,
-            "usage: bench_nc (-t HOST:PORT [-u USER] | -s HOST:PORT -u USER -P PASSWORD) [-n N] "
-            "[-k K] [-b FIRST_ID] [-r RANGE] [-v VALUE_BASE] [-W WARMUP] [-o FILE] "
+            "usage: bench_nc (-t HOST:PORT [-u USER] | -s HOST:PORT -u USER (-P PASSWORD | "
+            "-i KEYFILE)) [-T auto|running|candidate] [-n N] [-k K] [-b FIRST_ID] [-r RANGE] "
+            "[-v VALUE_BASE] [-W WARMUP] [-L SECONDS] [-H MS] [-o FILE] "
             "rtt|edit|seq|getall|delete\n");
 }
 
@@ -747,7 +884,8 @@ main(int argc, char **argv)
     o.k = -1;
     o.first_id = 1;
     o.value_base = 2000000;
-    while ((opt = getopt(argc, argv, "t:s:u:P:n:k:b:r:v:W:o:h")) != -1) {
+    o.target = "auto";
+    while ((opt = getopt(argc, argv, "t:s:u:P:i:T:L:H:n:k:b:r:v:W:o:h")) != -1) {
         switch (opt) {
         case 't':
             o.tcp = optarg;
@@ -761,14 +899,38 @@ main(int argc, char **argv)
         case 'P':
             o.password = optarg;
             break;
+        case 'i':
+            o.keyfile = optarg;
+            break;
+        case 'T':
+            if (strcmp(optarg, "auto") && strcmp(optarg, "running") && strcmp(optarg, "candidate")) {
+                usage();
+                return 2;
+            }
+            o.target = optarg;
+            break;
+        case 'L': {
+            char *end;
+
+            o.limit_s = strtod(optarg, &end);
+            if (end == optarg || *end || o.limit_s <= 0) {
+                usage();
+                return 2;
+            }
+            break;
+        }
         case 'n':
         case 'k':
         case 'W':
+        case 'H':
             if (num(optarg, 100000000, &v)) {
                 usage();
                 return 2;
             }
-            *(opt == 'n' ? &o.n : opt == 'k' ? &o.k : &o.warmup) = (long)v;
+            *(opt == 'n'   ? &o.n
+              : opt == 'k' ? &o.k
+              : opt == 'H' ? &o.hello_pause_ms
+                           : &o.warmup) = (long)v;
             break;
         case 'b':
         case 'r':
@@ -787,7 +949,7 @@ main(int argc, char **argv)
             return 2;
         }
     }
-    if (optind != argc - 1 || !o.tcp == !o.ssh || (o.ssh && (!o.user || !o.password)) || o.n < 1) {
+    if (optind != argc - 1 || !o.tcp == !o.ssh || (o.ssh && (!o.user || !o.password == !o.keyfile)) || o.n < 1) {
         usage();
         return 2;
     }
@@ -812,7 +974,8 @@ main(int argc, char **argv)
     t0 = now_ns();
     nc_open(&c, &o);
     connect_ms = (double)(now_ns() - t0) / 1e6;
-    printf("transport=%s connect_ms=%.2f ", o.tcp ? "tcp" : "ssh", connect_ms);
+    printf("transport=%s framing=%s target=%s connect_ms=%.2f ", o.tcp ? "tcp" : "ssh",
+           c.chunked ? "1.1" : "1.0", c.candidate ? "candidate" : "running", connect_ms);
     if (!strcmp(o.workload, "rtt")) {
         rc = run_rtt(&c, &o, &req, &reply);
     } else if (!strcmp(o.workload, "edit")) {

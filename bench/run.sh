@@ -30,8 +30,27 @@
 #             sequential one-route edit-configs on an empty database and on one holding
 #             NCBIG routes (the same over SSH when chorusd serves it); wall time seen by the
 #             client, server CPU and peak RSS of chorusd per workload
+#   netconfd  Chorus vs Yuma123 netconfd (the Debian package), side by side in each repetition,
+#             both over NETCONF over SSH, both driven by bench_nc: one edit-config of K routes
+#             into an empty datastore, get-config of them all, delete of them all (a fresh
+#             server per K: its VmHWM is that K's), sequential one-route edit-configs on an
+#             empty datastore and on one holding PEER_BIG routes (the largest K netconfd
+#             accepted in repetition 1, at most NCBIG), and get-config round trips on the
+#             latter. netconfd runs on loopback with examples/routes/routes.yang, its own state
+#             directory (startup file, YUMA_HOME), its own UNIX socket and its own sshd (a
+#             generated sshd_config: 127.0.0.1, a port the kernel hands out, host key and a
+#             root key made for the run, `Subsystem netconf /usr/sbin/netconf-subsystem
+#             --ncxserver-sockname=PORT@SOCKET`); the system sshd is never touched. Each
+#             netconfd request has a time limit (PEER_TIMEOUT): a refusal (<rpc-error>) or a
+#             timeout is recorded as such, not a failure of the run. Server CPU of netconfd is
+#             its own, and separately that of its sshd session and netconf-subsystem processes
 #   profile   one more load, small commits and restarts at debug log level (stage timings),
 #             under `perf record` when perf works here, and small commits under `strace -c`
+#
+#   cluster   bench/cluster.sh (after the repetitions, with its own): clusters of 1, 2, 3 and 5
+#             nodes of examples/routes/cluster.sh: one-leaf commits/s and p50/p99 through node 0
+#             (ratio to 1 node), a 100k-route NETCONF edit-config on 3 nodes vs 1, the join of a
+#             4th node to a cluster holding 100k and (full run) 1M routes; appended to the report
 #
 # Each repetition measures the floor next to the Chorus figure it is compared with, so that
 # ratios are taken pair by pair within one repetition (bench/report.py).
@@ -42,6 +61,10 @@
 #   BENCH_OUT=FILE  the report (default docs/benchmarks.md; plots go next to it)
 #   BENCH_KEEP=1    keep the temporary directory (printed at the end)
 #   BENCH_NO_DEPS=1 do not run scripts/deps.sh --bench
+#   BENCH_ONLY=LIST only these sections (names above, separated by commas or spaces), e.g.
+#                   BENCH_ONLY=netconfd; the report leaves out what was not measured (give it a
+#                   BENCH_OUT, or it replaces docs/benchmarks.md with the partial report)
+#   BENCH_PEER_TIMEOUT=S  time limit of one netconfd request (default 300 s; 60 s quick)
 #
 # Everything runs in one temporary directory, on 127.0.0.1, on ports the kernel hands out;
 # every process started here is stopped on exit (trap).
@@ -65,6 +88,24 @@ OUT=${BENCH_OUT:-$ROOT/docs/benchmarks.md}
 mkdir -p "$(dirname "$OUT")" || exit 2
 QUICK=${BENCH_QUICK:-0}
 [ "$QUICK" = 0 ] && QUICK=""
+SECTIONS="floor load latency commits rtt subs restart netconf netconfd cluster profile"
+ONLY=$(echo "${BENCH_ONLY:-}" | tr ',' ' ')
+for s in $ONLY; do
+    case " $SECTIONS " in *" $s "*) ;; *)
+        echo "bench: BENCH_ONLY: no section $s (sections: $SECTIONS)" >&2
+        exit 2
+        ;;
+    esac
+done
+# want SECTION...: true when one of the sections is to run
+want() {
+    local s
+    [ -z "$ONLY" ] && return 0
+    for s in "$@"; do
+        case " $ONLY " in *" $s "*) return 0 ;; esac
+    done
+    return 1
+}
 
 for b in "$CHORUSD" "$CHORUSCTL" "$FLOOR" "$COMMITS" "$RTT" "$SUBS" "$NCB"; do
     [ -x "$b" ] || {
@@ -85,6 +126,9 @@ if [ -n "$QUICK" ]; then
     NCSIZES=(100 1000 10000) # routes per NETCONF edit-config
     NCBIG=10000              # routes of the bigger database of the NETCONF round trips
     NCSEQ=300                # sequential NETCONF edit-configs per run
+    PEERSIZES=(100 1000 10000) # routes per edit-config, Chorus vs netconfd
+    PEER_TIMEOUT=${BENCH_PEER_TIMEOUT:-60}
+    PEER_RTTN=1000
 else
     SIZES=(100000 1000000)
     REPS=${BENCH_REPS:-3}
@@ -94,7 +138,11 @@ else
     NCSIZES=(100 1000 10000 100000)
     NCBIG=100000
     NCSEQ=1000
+    PEERSIZES=(100 1000 10000 100000)
+    PEER_TIMEOUT=${BENCH_PEER_TIMEOUT:-300}
+    PEER_RTTN=2000
 fi
+PEER_SEQ_LIMIT=$((PEER_TIMEOUT / 5)) # s of sequential edits per run at most (bench_nc -L)
 BIG=${SIZES[-1]}
 THR_DEFAULT=67108864 # database/compact-threshold default (yang/chorus-config.yang)
 THR_SMALL=1048576
@@ -118,6 +166,9 @@ cleanup() {
     done
     wait 2>/dev/null
     case ${SOCK:-} in /tmp/chorus-bench-sock.*) rm -f "$SOCK" ;; esac
+    # what the netconfd section made outside $T, if it made it (and nothing was put in since)
+    [ -n "${PEER_MADE_RUNSSHD:-}" ] && rmdir /run/sshd 2>/dev/null
+    [ -n "${PEER_MADE_YUMADIR:-}" ] && rmdir "$PEER_MADE_YUMADIR" 2>/dev/null
     if [ -n "${BENCH_KEEP:-}" ] || { [ "$rc" -ne 0 ] && [ "$rc" -ne 130 ]; }; then
         echo "bench: files kept in $T" >&2
     else
@@ -542,6 +593,291 @@ nc_section() {
     rm -rf "$T/nc-big"
 }
 
+# ---- the peer: Yuma123 netconfd behind a private sshd ----
+# peer_setup: the sshd (once per run) and netconfd's files; sets PEER_OK (or leaves a reason
+# in PEER_WHY)
+PEER_OK="" PEER_WHY="" SSHD_PID="" NCD_PID=""
+peer_setup() {
+    local P=$T/peer try port yhome b
+    [ -n "$PEER_OK" ] && return 0
+    for b in /usr/sbin/netconfd /usr/sbin/netconf-subsystem /usr/sbin/sshd /usr/bin/ssh-keygen; do
+        [ -x "$b" ] || {
+            PEER_WHY="$b is not installed (scripts/deps.sh --bench installs netconfd and openssh-server)"
+            return 1
+        }
+    done
+    [ "$(id -u)" = 0 ] || {
+        PEER_WHY="sshd must run as root to authenticate sessions"
+        return 1
+    }
+    mkdir -p "$P/ssh" "$P/yuma/data"
+    cp "$ROUTES/routes.yang" "$P/routes.yang"
+    NSOCK=$P/ncx.sock
+    # netconfd makes ~/.yuma (the home of its user in the passwd file, whatever HOME says)
+    yhome=$(getent passwd "$(id -un)" | cut -d: -f6)/.yuma
+    [ -e "$yhome" ] || PEER_MADE_YUMADIR=$yhome
+    if [ ! -d /run/sshd ]; then # sshd's privilege separation directory (Debian's unit makes it)
+        mkdir -m 755 /run/sshd && PEER_MADE_RUNSSHD=1
+    fi
+    ssh-keygen -q -t ed25519 -N '' -C chorus-bench-host -f "$P/ssh/host_ed25519" &&
+        ssh-keygen -q -t ed25519 -N '' -C chorus-bench-client -f "$P/ssh/client" &&
+        cp "$P/ssh/client.pub" "$P/ssh/authorized_keys" || {
+        PEER_WHY="ssh-keygen failed"
+        return 1
+    }
+    for try in 1 2 3; do
+        port=$(free_port)
+        cat >"$P/ssh/sshd_config" <<EOF
+# generated by bench/run.sh for this run only
+Port $port
+ListenAddress 127.0.0.1
+HostKey $P/ssh/host_ed25519
+PidFile $P/ssh/sshd.pid
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+AuthorizedKeysFile $P/ssh/authorized_keys
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+UseDNS no
+PrintMotd no
+MaxStartups 100
+LogLevel ERROR
+Subsystem netconf /usr/sbin/netconf-subsystem --ncxserver-sockname=$port@$NSOCK
+EOF
+        /usr/sbin/sshd -D -e -f "$P/ssh/sshd_config" 2>>"$P/sshd.log" &
+        SSHD_PID=$!
+        PIDS+=("$SSHD_PID")
+        sleep 0.3
+        kill -0 "$SSHD_PID" 2>/dev/null && break
+        wait "$SSHD_PID" 2>/dev/null
+        forget "$SSHD_PID"
+        SSHD_PID=""
+    done
+    [ -n "$SSHD_PID" ] || {
+        PEER_WHY="the private sshd did not start: $(tail -n 2 "$P/sshd.log")"
+        return 1
+    }
+    PEER_PORT=$port
+    PEER_SSH=(-s "127.0.0.1:$port" -u "$(id -un)" -i "$P/ssh/client" -H 100)
+    PEER_OK=1
+}
+
+# nd_start N: a fresh netconfd whose startup file holds N routes (0: empty); fails after
+# PEER_TIMEOUT s
+nd_start() {
+    local n=$1 P=$T/peer dir deadline
+    dir=$P/state
+    rm -rf "$dir" "$NSOCK"
+    mkdir -p "$dir"
+    if [ "$n" = 0 ]; then
+        echo '<config xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"/>' >"$dir/startup-cfg.xml"
+    else
+        /usr/bin/python3 "$ROUTES/gen-routes.py" "$n" --edit-config >"$dir/startup-cfg.xml"
+    fi
+    YUMA_HOME=$P/yuma /usr/sbin/netconfd --yuma-home="$P/yuma" --module="$P/routes.yang" \
+        --startup="$dir/startup-cfg.xml" --ncxserver-sockname="$NSOCK" --log="$dir/netconfd.log" \
+        --log-level=info --access-control=off --superuser="$(id -un)" --target=running \
+        --indent=0 --port="$PEER_PORT" >"$dir/netconfd.out" 2>&1 &
+    NCD_PID=$!
+    PIDS+=("$NCD_PID")
+    deadline=$(($(now_us) + PEER_TIMEOUT * 1000000))
+    until [ -S "$NSOCK" ] && grep -q "Running netconfd server" "$dir/netconfd.log" 2>/dev/null; do
+        if ! kill -0 "$NCD_PID" 2>/dev/null || [ "$(now_us)" -gt "$deadline" ]; then
+            say "netconfd did not start with $n routes: $(tail -n 3 "$dir/netconfd.log" 2>/dev/null)"
+            nd_stop
+            return 1
+        fi
+        sleep 0.05
+    done
+}
+
+nd_stop() {
+    local i
+    [ -n "$NCD_PID" ] || return 0
+    kill -TERM "$NCD_PID" 2>/dev/null
+    for i in $(seq 1 50); do
+        kill -0 "$NCD_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -9 "$NCD_PID" 2>/dev/null
+    wait "$NCD_PID" 2>/dev/null
+    forget "$NCD_PID"
+    NCD_PID=""
+    rm -f "$NSOCK"
+}
+
+sshd_child_cpu_ms() { # CPU of the sshd's reaped children (sessions, netconf-subsystem), ms
+    local f
+    read -ra f <"/proc/$SSHD_PID/stat" || return 1
+    echo $(((f[15] + f[16]) * 1000 / CLK_TCK))
+}
+
+# peer_run REP KEY SFX PID TIMEOUT ARGS...: bench_nc ARGS against the server PID (chorusd, or
+# netconfd when PID is $NCD_PID), killed after TIMEOUT s. Records KEY_FIELD SFX as nc_run
+# does, KEY_cpu_ms SFX (the server process), for netconfd KEY_sshcpu_ms SFX (its sshd session
+# and netconf-subsystem), KEY_hwm_kb SFX, and KEY_status SFX: 0 done, 1 refused (an
+# <rpc-error>, or the server closed the session before its reply), 2 timeout, 3 failed; the
+# message of a refusal or failure (and netconfd's last error line) goes to peer-notes.tsv.
+# Returns 0 when done.
+peer_run() {
+    local rep=$1 key=$2 sfx=$3 pid=$4 to=$5 c0 c1 s0=0 s1=0 rc kv n="" err i
+    shift 5
+    err=$T/peer-run.err
+    c0=$(cpu_ms "$pid")
+    [ "$pid" = "$NCD_PID" ] && s0=$(sshd_child_cpu_ms)
+    NC_LINE=$(timeout -k 5 "$to" "$NCB" "$@" 2>"$err")
+    rc=$?
+    if [ "$pid" = "$NCD_PID" ]; then
+        for i in $(seq 1 100); do # the session's processes end after bench_nc
+            [ -z "$(pgrep -P "$SSHD_PID")" ] && break
+            sleep 0.02
+        done
+        s1=$(sshd_child_cpu_ms)
+    fi
+    c1=$(cpu_ms "$pid")
+    PEER_RC=$rc
+    case $rc in
+    0) rec "${key}_status$sfx" "$rep" 0 ;;
+    3)
+        rec "${key}_status$sfx" "$rep" 1
+        printf '%s\t%s\t%s\n' "${key}$sfx" "$rep" "$(grep -m1 'rpc-error' "$err" | cut -c1-300)" >>"$T/peer-notes.tsv"
+        say "$key$sfx: refused: $(grep -m1 'rpc-error' "$err" | cut -c1-200)"
+        return 1
+        ;;
+    124 | 137)
+        rec "${key}_status$sfx" "$rep" 2
+        printf '%s\t%s\t%s\n' "${key}$sfx" "$rep" "no reply within $to s" >>"$T/peer-notes.tsv"
+        say "$key$sfx: no reply within $to s"
+        return 1
+        ;;
+    *)
+        local why ncerr=""
+        why=$(tail -n 1 "$err" | cut -c1-300)
+        [ "$pid" = "$NCD_PID" ] &&
+            ncerr=$(grep -i "error" "$T/peer/state/netconfd.log" 2>/dev/null | tail -n 1 | cut -c1-200)
+        case $why in
+        *"channel is closed"* | *"closed the session"*)
+            rec "${key}_status$sfx" "$rep" 1
+            why="the server closed the session before its reply ($why)"
+            ;;
+        *) rec "${key}_status$sfx" "$rep" 3 ;;
+        esac
+        printf '%s\t%s\t%s%s\n' "${key}$sfx" "$rep" "$why" "${ncerr:+; netconfd's log: $ncerr}" >>"$T/peer-notes.tsv"
+        say "$key$sfx: exit $rc: $why${ncerr:+; netconfd's log: $ncerr}"
+        return 1
+        ;;
+    esac
+    for kv in $NC_LINE; do
+        case ${kv%%=*} in
+        wall_ms | p50_us | p99_us | mean_us | min_us | max_us | commits_per_s | request_bytes | \
+            reply_bytes | connect_ms)
+            rec "${key}_${kv%%=*}$sfx" "$rep" "${kv#*=}"
+            ;;
+        n | commits) n=${kv#*=} && rec "${key}_n$sfx" "$rep" "$n" ;;
+        target | framing) echo "${key}_${kv%%=*}=${kv#*=}" >>"$META" ;;
+        esac
+    done
+    rec "${key}_cpu_ms$sfx" "$rep" $((c1 - c0))
+    [ "$pid" = "$NCD_PID" ] && rec "${key}_sshcpu_ms$sfx" "$rep" $((s1 - s0))
+    if [ "$n" ] && [ "$n" -gt 0 ]; then
+        rec "${key}_cpu_us$sfx" "$rep" $(((c1 - c0) * 1000 / n))
+        [ "$pid" = "$NCD_PID" ] && rec "${key}_sshcpu_us$sfx" "$rep" $(((s1 - s0) * 1000 / n))
+    fi
+    rec "${key}_hwm_kb$sfx" "$rep" "$(status_kb VmHWM "$pid")"
+    return 0
+}
+
+# peer_section REP: Chorus and netconfd side by side (see the header); keys pc_* (chorusd)
+# and pn_* (netconfd)
+PEER_SKIP=" " # sizes netconfd timed out on: not tried again in later repetitions
+PEER_BIG=""
+peer_section() {
+    local rep=$1 n L ssh v base big=0
+    if ! peer_setup; then
+        say "netconfd: left out: $PEER_WHY"
+        echo "peer_why=$PEER_WHY" >>"$META"
+        return 0
+    fi
+    v=$((4000000 + rep * 10000))
+    for n in "${PEERSIZES[@]}"; do
+        L=$(label "$n")
+        say "rep $rep: chorus vs netconfd: edit-config of $L routes, get-config, delete (SSH)"
+        rm -rf "$T/pc"
+        d_start pc "$CONF_EXAMPLE" "$T/pc"
+        grep -q "NETCONF over SSH on" "$T/pc/chorusd.log" 2>/dev/null ||
+            die "chorusd serves no NETCONF over SSH: no like-for-like comparison"
+        ssh=(-s "127.0.0.1:${D_NCSSH[pc]}" -u admin -P admin)
+        rec "pc_idle_rss_kb@$L" "$rep" "$(status_kb VmRSS "${D_PID[pc]}")"
+        peer_run "$rep" pc_edit "@$L" "${D_PID[pc]}" 3600 "${ssh[@]}" -k "$n" -b 1 edit &&
+            peer_run "$rep" pc_getall "@$L" "${D_PID[pc]}" 3600 "${ssh[@]}" -k "$n" getall &&
+            peer_run "$rep" pc_delete "@$L" "${D_PID[pc]}" 3600 "${ssh[@]}" delete ||
+            die "chorusd failed a NETCONF workload over SSH (see above)"
+        "$NCB" "${ssh[@]}" -k 0 getall >/dev/null || die "chorusd still holds routes after the delete of $L"
+        d_stop pc
+        rm -rf "$T/pc"
+        case $PEER_SKIP in *" $L "*)
+            rec "pn_edit_status@$L" "$rep" 4
+            continue
+            ;;
+        esac
+        nd_start 0 || die "netconfd did not start (empty datastore)"
+        rec "pn_idle_rss_kb@$L" "$rep" "$(status_kb VmRSS "$NCD_PID")"
+        if peer_run "$rep" pn_edit "@$L" "$NCD_PID" "$PEER_TIMEOUT" "${PEER_SSH[@]}" -k "$n" -b 1 edit; then
+            [ "$rep" = 1 ] && [ "$n" -le "$NCBIG" ] && big=$n
+            peer_run "$rep" pn_getall "@$L" "$NCD_PID" "$PEER_TIMEOUT" "${PEER_SSH[@]}" -k "$n" getall
+            peer_run "$rep" pn_delete "@$L" "$NCD_PID" "$PEER_TIMEOUT" "${PEER_SSH[@]}" delete &&
+                { timeout "$PEER_TIMEOUT" "$NCB" "${PEER_SSH[@]}" -k 0 getall >/dev/null ||
+                    die "netconfd's running still holds routes after the delete of $L"; }
+        else
+            case $PEER_RC in 124 | 137) PEER_SKIP="$PEER_SKIP$L " ;; esac
+            rec "pn_fail_hwm_kb@$L" "$rep" "$(status_kb VmHWM "$NCD_PID")"
+        fi
+        nd_stop
+    done
+    if [ "$rep" = 1 ]; then
+        PEER_BIG=$big
+        [ "$PEER_BIG" -gt 0 ] || PEER_BIG=100
+        echo "peer_big=$(label "$PEER_BIG")" >>"$META"
+    fi
+
+    say "rep $rep: chorus vs netconfd: $NCSEQ sequential one-route edit-configs, empty datastore"
+    rm -rf "$T/pc"
+    d_start pc "$CONF_EXAMPLE" "$T/pc"
+    ssh=(-s "127.0.0.1:${D_NCSSH[pc]}" -u admin -P admin)
+    peer_run "$rep" pc_seq_empty "" "${D_PID[pc]}" 3600 "${ssh[@]}" -n "$NCSEQ" -W 20 -b 1 -v "$v" \
+        -L "$PEER_SEQ_LIMIT" -o "$T/lat-pcseq-empty-$rep" seq || die "chorusd: sequential edits over SSH failed"
+    d_stop pc
+    nd_start 0 || die "netconfd did not start (empty datastore)"
+    peer_run "$rep" pn_seq_empty "" "$NCD_PID" $((PEER_SEQ_LIMIT + PEER_TIMEOUT)) "${PEER_SSH[@]}" \
+        -n "$NCSEQ" -W 20 -b 1 -v "$v" -L "$PEER_SEQ_LIMIT" -o "$T/lat-pnseq-empty-$rep" seq
+    nd_stop
+
+    L=$(label "$PEER_BIG")
+    base=$((PEER_BIG + 1))
+    say "rep $rep: chorus vs netconfd: sequential edit-configs and round trips, $L routes"
+    rm -rf "$T/pc"
+    d_start pc "$CONF_EXAMPLE" "$T/pc"
+    ssh=(-s "127.0.0.1:${D_NCSSH[pc]}" -u admin -P admin)
+    peer_run "$rep" pc_fill "" "${D_PID[pc]}" 3600 "${ssh[@]}" -k "$PEER_BIG" -b 1 edit ||
+        die "chorusd: edit-config of $L routes failed"
+    peer_run "$rep" pc_rtt_big "" "${D_PID[pc]}" 3600 "${ssh[@]}" -n "$PEER_RTTN" -W 100 -b 1 rtt ||
+        die "chorusd: round trips over SSH failed"
+    peer_run "$rep" pc_seq_big "" "${D_PID[pc]}" 3600 "${ssh[@]}" -n "$NCSEQ" -W 20 -b "$base" \
+        -v "$v" -L "$PEER_SEQ_LIMIT" -o "$T/lat-pcseq-big-$rep" seq || die "chorusd: sequential edits over SSH failed"
+    d_stop pc
+    rm -rf "$T/pc"
+    nd_start 0 || die "netconfd did not start (empty datastore)"
+    if peer_run "$rep" pn_fill "" "$NCD_PID" "$PEER_TIMEOUT" "${PEER_SSH[@]}" -k "$PEER_BIG" -b 1 edit; then
+        peer_run "$rep" pn_rtt_big "" "$NCD_PID" "$PEER_TIMEOUT" "${PEER_SSH[@]}" -n "$PEER_RTTN" \
+            -W 100 -b 1 rtt
+        peer_run "$rep" pn_seq_big "" "$NCD_PID" $((PEER_SEQ_LIMIT + PEER_TIMEOUT)) "${PEER_SSH[@]}" \
+            -n "$NCSEQ" -W 20 -b "$base" -v "$v" -L "$PEER_SEQ_LIMIT" -o "$T/lat-pnseq-big-$rep" seq
+    fi
+    nd_stop
+}
+
 CLK_TCK=$(getconf CLK_TCK)
 BL=$(label "$BIG")
 NCBL=$(label "$NCBIG")
@@ -568,12 +904,22 @@ NCBL=$(label "$NCBIG")
     echo "nc_sizes=$(for s in "${NCSIZES[@]}"; do printf '%s ' "$(label "$s")"; done)"
     echo "nc_big=$NCBL"
     echo "nc_seq=$NCSEQ"
+    echo "only=$ONLY"
+    echo "peer_sizes=$(for s in "${PEERSIZES[@]}"; do printf '%s ' "$(label "$s")"; done)"
+    echo "peer_timeout=$PEER_TIMEOUT"
+    echo "peer_seq_limit=$PEER_SEQ_LIMIT"
+    echo "peer_rttn=$PEER_RTTN"
+    echo "netconfd=$(dpkg-query -W -f='${Version}' netconfd 2>/dev/null)"
+    echo "openssh=$(dpkg-query -W -f='${Version}' openssh-server 2>/dev/null)"
 } >"$META"
 T_BEGIN=$(now_us)
 
 # ---- inputs and configurations ----
 say "bench: $(label "$BIG") routes, $REPS repetitions, in $T"
-for n in 1000 "${SIZES[@]}" "${NCSIZES[@]}" "$NCBIG"; do
+GEN=(1000)
+want floor load latency restart profile && GEN+=("${SIZES[@]}")
+want netconf && GEN+=("${NCSIZES[@]}" "$NCBIG")
+for n in "${GEN[@]}"; do
     [ -f "$T/r$(label "$n").xml" ] && continue
     /usr/bin/python3 "$ROUTES/gen-routes.py" "$n" >"$T/r$(label "$n").xml" || die "gen-routes failed"
 done
@@ -585,15 +931,20 @@ SOCK=$T/ipc.sock # sun_path holds 107 bytes
 make_conf "$T/unix.conf" "" info "$SOCK"
 
 # ---- long-lived daemons: 1k routes (small commits), an empty one (creates) ----
-d_start k1 "$CONF_EXAMPLE" "$T/db-1k"
-ctl k1 load "$T/r1k.xml" >/dev/null || die "load of 1k failed"
-d_start cr "$CONF_EXAMPLE" "$T/db-create"
+if want latency commits profile; then
+    d_start k1 "$CONF_EXAMPLE" "$T/db-1k"
+    ctl k1 load "$T/r1k.xml" >/dev/null || die "load of 1k failed"
+fi
+want commits && d_start cr "$CONF_EXAMPLE" "$T/db-create"
 # ---- and one with 1k routes and a UNIX socket too, for the round trips and the subscribers ----
-d_start sb "$T/unix.conf" "$T/db-sb"
-ctl sb load "$T/r1k.xml" >/dev/null || die "load of 1k failed"
-[ -S "$SOCK" ] || die "chorusd did not create the UNIX socket $SOCK"
+if want rtt subs; then
+    d_start sb "$T/unix.conf" "$T/db-sb"
+    ctl sb load "$T/r1k.xml" >/dev/null || die "load of 1k failed"
+    [ -S "$SOCK" ] || die "chorusd did not create the UNIX socket $SOCK"
+fi
 
 # ---- databases for the restarts ----
+if want restart profile; then
 say "restart databases: $BL routes journal-only, and compacted to a snapshot"
 d_start prep "$T/nocompact.conf" "$T/rst-a"
 ctl prep load "$T/r$BL.xml" >/dev/null || die "load for the restart failed"
@@ -608,136 +959,170 @@ rm -f "$T"/rst-c/snapshot-*.lyb
 rec snapshot_json_bytes 1 "$(stat -c %s "$T"/rst-b/snapshot-*.json)"
 rec snapshot_lyb_bytes 1 "$(stat -c %s "$T"/rst-b/snapshot-*.lyb)"
 rec rst_a_jnl_bytes 1 "$(journal_bytes "$T/rst-a")"
+fi
 
 # ---- the repetitions ----
 for rep in $(seq 1 "$REPS"); do
     for n in "${SIZES[@]}"; do
         L=$(label "$n")
-        say "rep $rep: floor $L"
-        floor_run "$rep" "$n"
-        say "rep $rep: load $L"
-        if [ "$n" = "$BIG" ]; then
+        if want floor; then
+            say "rep $rep: floor $L"
+            floor_run "$rep" "$n"
+        fi
+        if [ "$n" = "$BIG" ] && want latency; then
+            say "rep $rep: load $L"
             load_run "$rep" "$n" "$CONF_EXAMPLE" "$THR_DEFAULT" keep
-        else
+        elif want load; then
+            say "rep $rep: load $L"
             load_run "$rep" "$n" "$CONF_EXAMPLE" "$THR_DEFAULT" ""
         fi
     done
-    say "rep $rep: one-leaf commit latency, 1k vs $BL routes"
-    commit_run "$rep" lat1k k1 -n "$LATN" -b 1 -r 1000 -o "$T/lat-1k-$rep"
-    commit_run "$rep" latbig big -n "$LATN" -b 1 -r 1000 -o "$T/lat-big-$rep"
-    d_stop big
-    rm -rf "$T/load-$BL-$rep"
-    say "rep $rep: fdatasync of a 64-byte append, 1000 times; small commits, 1 and 4 clients"
-    line=$("$FLOOR" fsync "$T" 1000) || die "bench_floor fsync failed"
-    for kv in $line; do
-        rec "floor_${kv%%=*}" "$rep" "${kv#*=}"
-    done
-    commit_run "$rep" c1 k1 -n "$NCOMMITS" -c 1 -b 1 -r 1000 -o "$T/lat-c1-$rep"
-    commit_run "$rep" c4 k1 -n "$NCOMMITS" -c 4 -b 1 -r 1000 -o "$T/lat-c4-$rep"
-    commit_run "$rep" cr1 cr -n "$NCOMMITS" -c 1 -m create -b $((1000000 + rep * 100000))
-    say "rep $rep: round trip of chorus_txid, $RTTN calls over TCP and over the UNIX socket"
-    rtt_run "$rep" rtt_floor_tcp "" -e tcp
-    rtt_run "$rep" rtt_tcp sb -t "127.0.0.1:${D_PORT[sb]}"
-    rtt_run "$rep" rtt_floor_unix "" -e unix
-    rtt_run "$rep" rtt_unix sb -t "unix:$SOCK"
-    say "rep $rep: one-leaf commits with 0, 1, 5 two-phase subscribers, and 5 one after the other"
-    sub_run "$rep" sub0 0
-    sub_run "$rep" sub1 1
-    sub_run "$rep" sub5 5
-    sub_run "$rep" sub5s 5 -s
-    say "rep $rep: restarts (a) journal, (b) snapshot + LYB, (c) snapshot JSON"
-    restart_run "$rep" a "$T/rst-a" "$T/nocompact.conf"
-    restart_run "$rep" b "$T/rst-b" "$T/small.conf"
-    restart_run "$rep" c "$T/rst-c" "$T/small.conf"
-    restart_run "$rep" b4k "$T/rst-b" "$T/small.conf" env CHORUS_HUGEPAGES=0
-    nc_section "$rep"
+    if want latency; then
+        say "rep $rep: one-leaf commit latency, 1k vs $BL routes"
+        commit_run "$rep" lat1k k1 -n "$LATN" -b 1 -r 1000 -o "$T/lat-1k-$rep"
+        commit_run "$rep" latbig big -n "$LATN" -b 1 -r 1000 -o "$T/lat-big-$rep"
+        d_stop big
+        rm -rf "$T/load-$BL-$rep"
+    fi
+    if want commits; then
+        say "rep $rep: fdatasync of a 64-byte append, 1000 times; small commits, 1 and 4 clients"
+        line=$("$FLOOR" fsync "$T" 1000) || die "bench_floor fsync failed"
+        for kv in $line; do
+            rec "floor_${kv%%=*}" "$rep" "${kv#*=}"
+        done
+        commit_run "$rep" c1 k1 -n "$NCOMMITS" -c 1 -b 1 -r 1000 -o "$T/lat-c1-$rep"
+        commit_run "$rep" c4 k1 -n "$NCOMMITS" -c 4 -b 1 -r 1000 -o "$T/lat-c4-$rep"
+        commit_run "$rep" cr1 cr -n "$NCOMMITS" -c 1 -m create -b $((1000000 + rep * 100000))
+    fi
+    if want rtt; then
+        say "rep $rep: round trip of chorus_txid, $RTTN calls over TCP and over the UNIX socket"
+        rtt_run "$rep" rtt_floor_tcp "" -e tcp
+        rtt_run "$rep" rtt_tcp sb -t "127.0.0.1:${D_PORT[sb]}"
+        rtt_run "$rep" rtt_floor_unix "" -e unix
+        rtt_run "$rep" rtt_unix sb -t "unix:$SOCK"
+    fi
+    if want subs; then
+        say "rep $rep: one-leaf commits with 0, 1, 5 two-phase subscribers, and 5 one after the other"
+        sub_run "$rep" sub0 0
+        sub_run "$rep" sub1 1
+        sub_run "$rep" sub5 5
+        sub_run "$rep" sub5s 5 -s
+    fi
+    if want restart; then
+        say "rep $rep: restarts (a) journal, (b) snapshot + LYB, (c) snapshot JSON"
+        restart_run "$rep" a "$T/rst-a" "$T/nocompact.conf"
+        restart_run "$rep" b "$T/rst-b" "$T/small.conf"
+        restart_run "$rep" c "$T/rst-c" "$T/small.conf"
+        restart_run "$rep" b4k "$T/rst-b" "$T/small.conf" env CHORUS_HUGEPAGES=0
+    fi
+    want netconf && nc_section "$rep"
+    want netconfd && peer_section "$rep"
 done
+
+# ---- the cluster (bench/cluster.sh: clusters of 1, 2, 3, 5 nodes of examples/routes/cluster.sh,
+# small-commit rate and latency, a 100k-route edit-config on 3 nodes and on 1, joins of 100k
+# and 1M routes; its own repetitions, pair by pair; its section is appended to the report) ----
+if want cluster; then
+    say "cluster: bench/cluster.sh ($REPS repetitions)"
+    BENCH_REPS=$REPS BENCH_QUICK=$QUICK "$ROOT/bench/cluster.sh" "$BUILD" "$T/cluster.md" >/dev/null ||
+        die "bench/cluster.sh failed"
+fi
+
+if [ -n "$SSHD_PID" ]; then # the netconfd section's sshd
+    kill "$SSHD_PID" 2>/dev/null
+    wait "$SSHD_PID" 2>/dev/null
+    forget "$SSHD_PID"
+fi
 
 # ---- where the time goes: stage timings at debug level, perf, strace ----
 PERF=""
-if command -v perf >/dev/null && perf record -q -e cpu-clock -o "$PROF/probe.data" true >/dev/null 2>&1; then
-    PERF=1
-fi
-echo "perf=${PERF}" >>"$META"
-# DWARF call graphs: libyang and glibc have no frame pointers
-PERF_REC=(perf record -q -e cpu-clock -F 250 --call-graph dwarf,8192)
-perf_start() { # NAME PID
-    [ "$PERF" ] || return 0
-    "${PERF_REC[@]}" -p "$2" -o "$PROF/$1.data" >/dev/null 2>&1 &
-    PERF_PID=$!
-    PIDS+=("$PERF_PID")
-    sleep 0.3
-}
-perf_stop() { # NAME
-    [ "$PERF" ] || return 0
-    kill -INT "$PERF_PID" 2>/dev/null
-    wait "$PERF_PID" 2>/dev/null
-    perf_summary "$1"
-}
-# NAME.dso: self time by shared object; NAME.sym: time including callees by function (named
-# functions only: libyang's static functions have no symbols here)
-perf_summary() {
-    perf report -i "$PROF/$1.data" --stdio --no-children --sort dso -g none 2>/dev/null |
-        grep -v '^#' | grep -v '^$' | head -n 8 >"$PROF/$1.dso"
-    perf report -i "$PROF/$1.data" --stdio --children --sort sym -g none 2>/dev/null |
-        grep -v '^#' | grep -v '^$' |
-        grep -vE '\] (0x[0-9a-f]+|[0-9a-f]{16}|_start|main|__libc_start_main_impl|__libc_start_call_main|__libc_start_main)( |\(|$)' |
-        head -n 300 >"$PROF/$1.sym"
-}
-
-# small commits on 1k routes at the example's log level: perf, then system calls
-say "profile: 1000 one-leaf commits${PERF:+ under perf}, 200 under strace -c"
-perf_start commits-1k "${D_PID[k1]}"
-"$COMMITS" -t "127.0.0.1:${D_PORT[k1]}" -n 1000 -b 1 -r 1000 -v 1400000000 >/dev/null ||
-    die "commits under perf failed"
-perf_stop commits-1k
-if command -v strace >/dev/null; then
-    strace -c -f -p "${D_PID[k1]}" -o "$PROF/strace.txt" 2>/dev/null &
-    SPID=$!
-    PIDS+=("$SPID")
-    sleep 0.5
-    "$COMMITS" -t "127.0.0.1:${D_PORT[k1]}" -n 200 -w 0 -b 1 -r 1000 -v 1600000000 >/dev/null ||
-        die "commits under strace failed"
-    kill -INT "$SPID" 2>/dev/null
-    wait "$SPID" 2>/dev/null
-fi
-d_stop k1
-d_stop cr
-d_stop sb
-
-say "profile: $BL load, small commits and restarts at debug level${PERF:+, under perf}"
-rm -rf "$T/prof"
-d_start prof "$T/debug.conf" "$T/prof"
-perf_start load "${D_PID[prof]}"
-t0=$(now_us)
-ctl prof load "$T/r$BL.xml" >/dev/null || die "profile load failed"
-echo $((($(now_us) - t0) / 1000)) >"$PROF/load.ms"
-perf_stop load
-cp "$T/prof/chorusd.log" "$PROF/load.log"
-perf_start commits "${D_PID[prof]}"
-"$COMMITS" -t "127.0.0.1:${D_PORT[prof]}" -n 1000 -b 1 -r 1000 -v 1500000000 >"$PROF/commits.out" ||
-    die "profile commits failed"
-perf_stop commits
-cp "$T/prof/chorusd.log" "$PROF/commits.log"
-d_stop prof
-for c in a b c; do
-    case $c in a) dir=$T/rst-a conf=$T/debug.conf ;; b) dir=$T/rst-b conf=$T/small.conf ;; c) dir=$T/rst-c conf=$T/small.conf ;; esac
-    if [ "$PERF" ]; then
-        # perf runs chorusd; a kill -9 keeps the shutdown out of the profile
-        d_start prof "$conf" "$dir" "${PERF_REC[@]}" -o "$PROF/restart-$c.data"
-        echo "$READY_MS" >"$PROF/restart-$c.ms"
-        kill -9 $(pgrep -P "${D_PID[prof]}") 2>/dev/null
-        wait "${D_PID[prof]}" 2>/dev/null
-        unset "D_PID[prof]"
-        perf_summary "restart-$c"
-    else
-        d_start prof "$conf" "$dir"
-        echo "$READY_MS" >"$PROF/restart-$c.ms"
-        d_stop prof
+if want profile; then
+    if command -v perf >/dev/null && perf record -q -e cpu-clock -o "$PROF/probe.data" true >/dev/null 2>&1; then
+        PERF=1
     fi
-done
-cp "$T/rst-a/chorusd.log" "$PROF/restart-a.log"
+    echo "perf=${PERF}" >>"$META"
+    # DWARF call graphs: libyang and glibc have no frame pointers
+    PERF_REC=(perf record -q -e cpu-clock -F 250 --call-graph dwarf,8192)
+    perf_start() { # NAME PID
+        [ "$PERF" ] || return 0
+        "${PERF_REC[@]}" -p "$2" -o "$PROF/$1.data" >/dev/null 2>&1 &
+        PERF_PID=$!
+        PIDS+=("$PERF_PID")
+        sleep 0.3
+    }
+    perf_stop() { # NAME
+        [ "$PERF" ] || return 0
+        kill -INT "$PERF_PID" 2>/dev/null
+        wait "$PERF_PID" 2>/dev/null
+        perf_summary "$1"
+    }
+    # NAME.dso: self time by shared object; NAME.sym: time including callees by function (named
+    # functions only: libyang's static functions have no symbols here)
+    perf_summary() {
+        perf report -i "$PROF/$1.data" --stdio --no-children --sort dso -g none 2>/dev/null |
+            grep -v '^#' | grep -v '^$' | head -n 8 >"$PROF/$1.dso"
+        perf report -i "$PROF/$1.data" --stdio --children --sort sym -g none 2>/dev/null |
+            grep -v '^#' | grep -v '^$' |
+            grep -vE '\] (0x[0-9a-f]+|[0-9a-f]{16}|_start|main|__libc_start_main_impl|__libc_start_call_main|__libc_start_main)( |\(|$)' |
+            head -n 300 >"$PROF/$1.sym"
+    }
 
+    # small commits on 1k routes at the example's log level: perf, then system calls
+    say "profile: 1000 one-leaf commits${PERF:+ under perf}, 200 under strace -c"
+    perf_start commits-1k "${D_PID[k1]}"
+    "$COMMITS" -t "127.0.0.1:${D_PORT[k1]}" -n 1000 -b 1 -r 1000 -v 1400000000 >/dev/null ||
+        die "commits under perf failed"
+    perf_stop commits-1k
+    if command -v strace >/dev/null; then
+        strace -c -f -p "${D_PID[k1]}" -o "$PROF/strace.txt" 2>/dev/null &
+        SPID=$!
+        PIDS+=("$SPID")
+        sleep 0.5
+        "$COMMITS" -t "127.0.0.1:${D_PORT[k1]}" -n 200 -w 0 -b 1 -r 1000 -v 1600000000 >/dev/null ||
+            die "commits under strace failed"
+        kill -INT "$SPID" 2>/dev/null
+        wait "$SPID" 2>/dev/null
+    fi
+    for d in k1 cr sb; do
+        [ -n "${D_PID[$d]:-}" ] && d_stop "$d"
+    done
+
+    say "profile: $BL load, small commits and restarts at debug level${PERF:+, under perf}"
+    rm -rf "$T/prof"
+    d_start prof "$T/debug.conf" "$T/prof"
+    perf_start load "${D_PID[prof]}"
+    t0=$(now_us)
+    ctl prof load "$T/r$BL.xml" >/dev/null || die "profile load failed"
+    echo $((($(now_us) - t0) / 1000)) >"$PROF/load.ms"
+    perf_stop load
+    cp "$T/prof/chorusd.log" "$PROF/load.log"
+    perf_start commits "${D_PID[prof]}"
+    "$COMMITS" -t "127.0.0.1:${D_PORT[prof]}" -n 1000 -b 1 -r 1000 -v 1500000000 >"$PROF/commits.out" ||
+        die "profile commits failed"
+    perf_stop commits
+    cp "$T/prof/chorusd.log" "$PROF/commits.log"
+    d_stop prof
+    for c in a b c; do
+        case $c in a) dir=$T/rst-a conf=$T/debug.conf ;; b) dir=$T/rst-b conf=$T/small.conf ;; c) dir=$T/rst-c conf=$T/small.conf ;; esac
+        if [ "$PERF" ]; then
+            # perf runs chorusd; a kill -9 keeps the shutdown out of the profile
+            d_start prof "$conf" "$dir" "${PERF_REC[@]}" -o "$PROF/restart-$c.data"
+            echo "$READY_MS" >"$PROF/restart-$c.ms"
+            kill -9 $(pgrep -P "${D_PID[prof]}") 2>/dev/null
+            wait "${D_PID[prof]}" 2>/dev/null
+            unset "D_PID[prof]"
+            perf_summary "restart-$c"
+        else
+            d_start prof "$conf" "$dir"
+            echo "$READY_MS" >"$PROF/restart-$c.ms"
+            d_stop prof
+        fi
+    done
+    cp "$T/rst-a/chorusd.log" "$PROF/restart-a.log"
+fi
+for d in k1 cr sb; do
+    [ -n "${D_PID[$d]:-}" ] && d_stop "$d"
+done
 echo "load_end=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$META"
 echo "elapsed_s=$((($(now_us) - T_BEGIN) / 1000000))" >>"$META"
 cp "$T"/lat-*-1 "$PROF/" 2>/dev/null
@@ -745,4 +1130,7 @@ cp "$T"/lat-*-1 "$PROF/" 2>/dev/null
 # ---- the report ----
 say "report: $OUT"
 /usr/bin/python3 "$ROOT/bench/report.py" "$T" "$OUT" || die "report failed"
+if [ -f "$T/cluster.md" ]; then
+    { echo; cat "$T/cluster.md"; } >>"$OUT"
+fi
 say "done in $((($(now_us) - T_BEGIN) / 1000)) ms"
