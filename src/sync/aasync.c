@@ -833,7 +833,7 @@ job_main(void *arg)
     case J_PREPARE:
         if (!(rc = chorus_trans_start(p->rc, CHORUS_DB_RUNNING, 1, &p->th))) {
             p->has_th = true;
-            if (!(rc = chorus_edit(p->rc, p->th, CHORUS_EDIT_DIFF, CHORUS_FMT_JSON, a->data,
+            if (!(rc = chorus_edit(p->rc, p->th, CHORUS_EDIT_DIFF, CHORUS_FMT_LYB, a->data,
                                    a->len)) &&
                 !(rc = chorus_prepare(p->rc, p->th))) {
                 /* the prepared transaction holds the peer's commit lock: its own writers now
@@ -1146,9 +1146,31 @@ cluster_commit(const struct chorus_event *ev)
     g.cur_active = false;
 }
 
-/* The diff cut to the synchronized subtrees, as JSON; NULL when none is changed. */
+/* @p tree and its siblings in LYB (libyang binary, yang:operation metadata included): the
+ * peers have the same modules (pairing), and LYB parses several times faster than JSON. */
 static char *
-synced_change(const struct lyd_node *diff, bool *touches_cluster)
+print_lyb(const struct lyd_node *tree, size_t *len)
+{
+    struct ly_out *out = NULL;
+    char *s = NULL;
+
+    *len = 0;
+    if (ly_out_new_memory(&s, 0, &out)) {
+        return NULL;
+    }
+    if (lyd_print_all(out, tree, LYD_LYB, 0)) {
+        ly_out_free(out, NULL, 1);
+        return NULL;
+    }
+    *len = ly_out_printed(out);
+    ly_out_free(out, NULL, 0);
+    return s;
+}
+
+/* The diff cut to the synchronized subtrees, as LYB of length *len; NULL when none is
+ * changed. */
+static char *
+synced_change(const struct lyd_node *diff, bool *touches_cluster, size_t *len)
 {
     struct lyd_node *out = NULL;
     char *text = NULL;
@@ -1168,8 +1190,7 @@ synced_change(const struct lyd_node *diff, bool *touches_cluster)
         return NULL;
     }
     if (all) {
-        lyd_print_mem(&text, diff, LYD_JSON, LYD_PRINT_WITHSIBLINGS | LYD_PRINT_SHRINK);
-        return text;
+        return print_lyb(diff, len);
     }
     for (const struct lyd_node *n = diff; n; n = n->next) {
         struct lyd_node *d = NULL;
@@ -1178,7 +1199,7 @@ synced_change(const struct lyd_node *diff, bool *touches_cluster)
             lyd_insert_sibling(out, d, &out);
         }
     }
-    lyd_print_mem(&text, out, LYD_JSON, LYD_PRINT_WITHSIBLINGS | LYD_PRINT_SHRINK);
+    text = print_lyb(out, len);
     lyd_free_all(out);
     return text;
 }
@@ -1247,7 +1268,7 @@ static enum chorus_err
 on_hook(struct chorus_conn *c, const struct chorus_event *ev, void *arg)
 {
     bool cl;
-    char *change, num[32];
+    char num[32];
     enum chorus_err rc;
     uint64_t cur;
 
@@ -1255,11 +1276,19 @@ on_hook(struct chorus_conn *c, const struct chorus_event *ev, void *arg)
     if (is_cluster_txn(ev) || (ev->flags & CHORUS_EVF_INIT) || !ev->diff) {
         return CHORUS_OK;
     }
-    change = synced_change(ev->diff, &cl);
-    if (!change) {
-        return CHORUS_OK;
+    /* only whether synchronized data changes: the top-level names of the diff */
+    cl = false;
+    {
+        bool any = false;
+
+        for (const struct lyd_node *n = ev->diff; n; n = n->next) {
+            any |= is_synced(n);
+            cl |= find_top(n, "chorus-aacluster", "cluster") == n;
+        }
+        if (!any) {
+            return CHORUS_OK;
+        }
     }
-    free(change);
     /* a change of the transaction id alone (a confirmed commit's revert, a rollback: they
      * restore an old one) is overwritten below */
     if (cl) {
@@ -1344,13 +1373,14 @@ on_config(struct chorus_conn *c, const struct chorus_event *ev, void *arg)
             return CHORUS_OK;
         } else {
             bool cl;
-            char *change = synced_change(ev->diff, &cl);
+            size_t len = 0;
+            char *change = synced_change(ev->diff, &cl, &len);
             enum chorus_err rc;
 
             if (!change) {
                 return CHORUS_OK;
             }
-            rc = cluster_prepare(c, ev, change, strlen(change));
+            rc = cluster_prepare(c, ev, change, len);
             free(change);
             return rc;
         }
