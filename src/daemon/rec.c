@@ -417,19 +417,49 @@ find(struct lyd_node *root, const char *path)
     return n;
 }
 
+static char *untag_defaults(const char *data, bool *ret_top);
+
 /* Parse JSON data under @p parent (NULL: a new top-level forest in *ret). */
 static LY_ERR
 parse_under(struct ly_ctx *ctx, struct lyd_node *parent, const char *data, struct lyd_node **ret)
 {
     struct ly_in *in = NULL;
+    char *plain = NULL;
+    bool top_default = false;
     LY_ERR r;
 
+    if (parent) {
+        /* libyang 2.1.30 crashes on the default annotation of the node parsed into a parent:
+         * parse without it, then flag the node (untag_defaults()) */
+        if (!(plain = untag_defaults(data, &top_default))) {
+            return LY_EMEM;
+        }
+        data = plain;
+    }
     if (ly_in_new_memory(data, &in)) {
+        free(plain);
         return LY_EMEM;
     }
     /* not LYD_PARSE_ORDERED: under a parent the node must find its schema position */
     r = lyd_parse_data(ctx, parent, in, LYD_JSON, LYD_PARSE_ONLY | LYD_PARSE_STRICT, 0, ret);
     ly_in_free(in, 0);
+    if (!r && top_default) {
+        /* the first member: {"mod:name": or {"name": */
+        const char *q = strchr(plain + 2, '"'), *name = plain + 2, *colon;
+        size_t len = q ? (size_t)(q - name) : 0;
+
+        if ((colon = memchr(name, ':', len))) {
+            len -= (size_t)(colon + 1 - name);
+            name = colon + 1;
+        }
+        for (struct lyd_node *c = lyd_child(parent); c; c = c->next) {
+            if (strlen(LYD_NAME(c)) == len && !strncmp(LYD_NAME(c), name, len) &&
+                (c->schema->nodetype & LYD_NODE_TERM)) {
+                c->flags |= LYD_DEFAULT;
+            }
+        }
+    }
+    free(plain);
     return r;
 }
 
@@ -552,7 +582,8 @@ strip_defaults(struct lyd_node *n)
 static char *
 untag_defaults(const char *data, bool *ret_top)
 {
-    static const char tail[] = "\":{\"ietf-netconf-with-defaults:default\":true}";
+    static const char tail[] = "\":{\"ietf-netconf-with-defaults:default\":true}",
+                      tail_ll[] = "\":[{\"ietf-netconf-with-defaults:default\":true}]";
     size_t len = strlen(data), o = 0;
     char *out = malloc(len + 1), first[256] = "";
     const char *p = data, *q;
@@ -570,12 +601,17 @@ untag_defaults(const char *data, bool *ret_top)
     while ((q = strstr(p, ",\"@"))) {
         const char *name = q + 3, *end = strchr(name, '"');
 
-        if (end && !strncmp(end, tail, sizeof tail - 1) && *first &&
-            (size_t)(end - name) == strlen(first) && !strncmp(name, first, strlen(first))) {
+        size_t tl = !end                                              ? 0
+                    : !strncmp(end, tail, sizeof tail - 1)           ? sizeof tail - 1
+                    : !strncmp(end, tail_ll, sizeof tail_ll - 1)     ? sizeof tail_ll - 1
+                                                                     : 0;
+
+        if (tl && *first && (size_t)(end - name) == strlen(first) &&
+            !strncmp(name, first, strlen(first))) {
             *ret_top = true;
             memcpy(out + o, p, (size_t)(q - p));
             o += (size_t)(q - p);
-            p = end + sizeof tail - 1;
+            p = end + tl;
         } else {
             memcpy(out + o, p, (size_t)(q - p) + 3);
             o += (size_t)(q - p) + 3;
