@@ -70,6 +70,10 @@ enum chorus_sub_kind {
 /** @brief Flags of chorus_subscribe(). */
 enum chorus_sub_flags {
     CHORUS_SUB_TWO_PHASE = 0x1, /**< also receive PREPARE (and ABORT), and may abort */
+    CHORUS_SUB_NOT_OWN_USER = 0x2, /**< CONFIG, HOOK, VALIDATE: no events for transactions of
+                                        sessions whose user is the user of this connection's
+                                        own session (an application's own writes through
+                                        other connections, e.g. a replicator's) */
 };
 
 /** @brief Event types. Stable numbers. */

@@ -1745,10 +1745,18 @@ tr_kick(void *owner)
     }
 }
 
+static const char *
+tr_user(const void *owner)
+{
+    const struct iconn *k = owner;
+
+    return k && k->sess ? k->sess->user : NULL;
+}
+
 enum chorus_err
 ipc_start(struct core *c, struct ipc **ret_ipc, struct cerr **e)
 {
-    static const struct sub_transport tr = {tr_send, tr_name, tr_kick};
+    static const struct sub_transport tr = {tr_send, tr_name, tr_kick, tr_user};
 
     struct ipc *ipc = calloc(1, sizeof *ipc);
 

@@ -271,10 +271,14 @@ sub_add(struct core *c, void *owner, enum chorus_sub_kind kind, const char *path
     if (kind < CHORUS_SUB_CONFIG || kind > CHORUS_SUB_DBLOCK) {
         return cerr_add(e, CHORUS_ERR_INVAL, NULL, NULL, "unknown registration kind %d", (int)kind);
     }
-    if (flags & ~(uint32_t)CHORUS_SUB_TWO_PHASE ||
-        (flags && kind != CHORUS_SUB_CONFIG)) {
+    if (flags & ~(uint32_t)(CHORUS_SUB_TWO_PHASE | CHORUS_SUB_NOT_OWN_USER) ||
+        ((flags & CHORUS_SUB_TWO_PHASE) && kind != CHORUS_SUB_CONFIG) ||
+        ((flags & CHORUS_SUB_NOT_OWN_USER) && kind != CHORUS_SUB_CONFIG &&
+         kind != CHORUS_SUB_HOOK && kind != CHORUS_SUB_VALIDATE)) {
         return cerr_add(e, CHORUS_ERR_INVAL, NULL, NULL,
-                        "unknown flags 0x%x (two-phase is for subscriptions only)", flags);
+                        "unknown flags 0x%x (two-phase is for subscriptions only; not-own-user "
+                        "for subscriptions, hooks and validators)",
+                        flags);
     }
     if (path && !strcmp(path, "/")) {
         path = NULL;
@@ -1105,6 +1109,11 @@ collect(struct core *c, struct txn *t, enum sub_stage stage)
             break;
         default:
             break;
+        }
+        if (want && (s->flags & CHORUS_SUB_NOT_OWN_USER) && c->subs->tr.user && t->sess) {
+            const char *u = c->subs->tr.user(s->owner);
+
+            want = !u || strcmp(u, t->sess->user) != 0;
         }
         if (!want) {
             continue;

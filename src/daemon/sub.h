@@ -65,6 +65,8 @@ struct sub_transport {
     const char *(*name)(const void *owner);
     /* Disconnect an owner that did not answer in time. */
     void (*kick)(void *owner);
+    /* The user of the owner's session, or NULL (CHORUS_SUB_NOT_OWN_USER). */
+    const char *(*user)(const void *owner);
 };
 
 struct subs *subs_new(struct core *c, const struct sub_transport *tr);

@@ -99,6 +99,7 @@ static struct {
     unsigned port;
     char local[80];
     char user[64];
+    char admin[80]; /* the user of join and leave transactions (replicated): USER-admin */
     uint32_t init_timeout_ms;
     pthread_mutex_t mu;
     /* under mu */
@@ -1300,7 +1301,7 @@ on_hook(struct chorus_conn *c, const struct chorus_event *ev, void *arg)
             cl |= strcmp(LYD_NAME(n), "transaction-id") != 0;
         }
     }
-    if (cl && !(ev->user && !strcmp(ev->user, g.user) && ev->context &&
+    if (cl && !(ev->user && !strcmp(ev->user, g.admin) && ev->context &&
                 !strcmp(ev->context, CTX_ADMIN))) {
         return chorus_event_error(c, ev, CHORUS_ERR_ACCESS, CLUSTER, "cluster-managed",
                                   "%s is changed by the cluster only: nodes join with "
@@ -1331,8 +1332,13 @@ on_hook(struct chorus_conn *c, const struct chorus_event *ev, void *arg)
     return CHORUS_OK;
 }
 
+/*
+ * The subscription to /chorus-aacluster:cluster (every transaction, its own included, with
+ * the small diff of that subtree): PREPARE checks that a replicated transaction follows this
+ * node's transaction id; COMMIT keeps the id and the node list.
+ */
 static enum chorus_err
-on_config(struct chorus_conn *c, const struct chorus_event *ev, void *arg)
+on_cluster(struct chorus_conn *c, const struct chorus_event *ev, void *arg)
 {
     uint64_t oldv = 0, newv = 0;
     bool has = ev->diff && diff_txid(ev->diff, &oldv, &newv);
@@ -1370,8 +1376,34 @@ on_config(struct chorus_conn *c, const struct chorus_event *ev, void *arg)
                                           " only, the change is %" PRIu64 ": it re-syncs",
                                           g.id, oldv, newv);
             }
-            return CHORUS_OK;
-        } else {
+        }
+        return CHORUS_OK;
+    case CHORUS_EV_COMMIT:
+        if (has) {
+            pthread_mutex_lock(&g.mu);
+            g.txid = newv;
+            pthread_mutex_unlock(&g.mu);
+        }
+        if (ev->diff) {
+            reload_if_cluster(ev->diff);
+        }
+        return CHORUS_OK;
+    default:
+        return CHORUS_OK;
+    }
+}
+
+/* The two-phase subscription to everything, but for the transactions of the cluster user
+ * (CHORUS_SUB_NOT_OWN_USER: replicated ones, copies): replication. */
+static enum chorus_err
+on_config(struct chorus_conn *c, const struct chorus_event *ev, void *arg)
+{
+    (void)arg;
+    if ((ev->flags & CHORUS_EVF_INIT) || is_cluster_txn(ev)) {
+        return CHORUS_OK;
+    }
+    switch (ev->type) {
+    case CHORUS_EV_PREPARE: {
             bool cl;
             size_t len = 0;
             char *change = synced_change(ev->diff, &cl, &len);
@@ -1385,20 +1417,12 @@ on_config(struct chorus_conn *c, const struct chorus_event *ev, void *arg)
             return rc;
         }
     case CHORUS_EV_COMMIT:
-        if (has) {
-            pthread_mutex_lock(&g.mu);
-            g.txid = newv;
-            pthread_mutex_unlock(&g.mu);
-        }
-        if (g.cur_active && !is_cluster_txn(ev)) {
+        if (g.cur_active) {
             cluster_commit(ev);
-        }
-        if (ev->diff) {
-            reload_if_cluster(ev->diff);
         }
         return CHORUS_OK;
     case CHORUS_EV_ABORT:
-        if (g.cur_active && !is_cluster_txn(ev)) {
+        if (g.cur_active) {
             abort_peers();
             g.cur_active = false;
         }
@@ -1602,7 +1626,8 @@ member_lock(int id, const char *ctx, uint32_t wait_ms, struct chorus_conn **ret,
         return rc;
     }
     chorus_set_timeout(c, to > 60000 ? to : 60000);
-    if ((rc = chorus_session_start(c, g.user, ctx, NULL, 0, g.addr, NULL))) {
+    if ((rc = chorus_session_start(c, strcmp(ctx, CTX_ADMIN) ? g.user : g.admin, ctx, NULL, 0,
+                                   g.addr, NULL))) {
         snprintf(err, errlen, "node %d (%s): %s", id, target, lasterr(c));
         chorus_disconnect(c);
         return rc;
@@ -1807,9 +1832,17 @@ register_all(void)
     if (chorus_load_schemas(g.ev, &ctx) || chorus_load_schemas(g.aux, &ctx)) {
         fatal("cannot load the schemas: %s", lasterr(g.ev));
     }
-    if (chorus_subscribe(g.ev, CHORUS_SUB_HOOK, NULL, 0, 0, on_hook, NULL, NULL) ||
-        chorus_subscribe(g.ev, CHORUS_SUB_CONFIG, NULL, 1000000, CHORUS_SUB_TWO_PHASE, on_config,
-                         NULL, NULL)) {
+    /* the session's user is the cluster user: CHORUS_SUB_NOT_OWN_USER spares this node's
+     * synchronizer the events (and whole diffs) of replicated transactions; the
+     * subscription to the cluster container (small diffs) sees them all */
+    if (chorus_session_start(g.ev, g.user, CTX_REPL, NULL, 0, NULL, NULL) ||
+        chorus_subscribe(g.ev, CHORUS_SUB_HOOK, NULL, 0, CHORUS_SUB_NOT_OWN_USER, on_hook, NULL,
+                         NULL) ||
+        chorus_subscribe(g.ev, CHORUS_SUB_CONFIG, CLUSTER, 0, CHORUS_SUB_TWO_PHASE, on_cluster,
+                         NULL, NULL) ||
+        chorus_subscribe(g.ev, CHORUS_SUB_CONFIG, NULL, 1000000,
+                         CHORUS_SUB_TWO_PHASE | CHORUS_SUB_NOT_OWN_USER, on_config, NULL,
+                         NULL)) {
         fatal("cannot subscribe: %s", lasterr(g.ev));
     }
     if (chorus_subscribe(g.aux, CHORUS_SUB_RPC, "/chorus-aacluster:leave", 0, 0, on_leave, NULL,
@@ -2149,7 +2182,7 @@ leave(void)
     rc = chorus_connect(g.local, PROG "-leave", &c);
     if (!rc) {
         chorus_set_timeout(c, 120000);
-        rc = chorus_session_start(c, g.user, CTX_ADMIN, NULL, 0, NULL, NULL);
+        rc = chorus_session_start(c, g.admin, CTX_ADMIN, NULL, 0, NULL, NULL);
     }
     if (!rc) {
         rc = chorus_trans_start(c, CHORUS_DB_RUNNING, 1, &th);
@@ -2301,6 +2334,7 @@ main(int argc, char **argv)
         return 2;
     }
     g.id = id;
+    snprintf(g.admin, sizeof g.admin, "%s-admin", g.user);
     snprintf(g.local, sizeof g.local, strchr(g.addr, ':') ? "[%s]:%u" : "%s:%u", g.addr, g.port);
     signal(SIGPIPE, SIG_IGN);
     signal(SIGTERM, on_signal);
