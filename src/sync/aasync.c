@@ -112,8 +112,11 @@ static struct {
     int init_node;
     uint32_t hb_ms, dead_ms, peer_ms, lock_wait_ms;
     char last_error[512];
+    /* a replicated transaction this node has prepared and not yet committed or aborted (its
+     * id): while it commits, a peer ahead by it is not a sign of being behind */
+    uint64_t pending;
     /* events thread: the cluster transaction in progress */
-    bool cur_active;
+    volatile bool cur_active;
     uint64_t cur_txid;
     /* connections */
     struct chorus_conn *ev, *aux, *mg;
@@ -717,6 +720,10 @@ hb_update(int id, bool ok, int phase, uint64_t tx)
     }
     if (tx < g.txid) {
         p->lead_since = 0;
+        if (g.cur_active && p->in) {
+            p->lag_since = 0; /* it is committing our transaction right now */
+            return;
+        }
         if (p->lag_since && tx >= p->lag_tx) {
             p->lag_since = 0;
         }
@@ -733,6 +740,10 @@ hb_update(int id, bool ok, int phase, uint64_t tx)
     }
     /* the peer is ahead of this node */
     p->lag_since = 0;
+    if (g.pending && tx <= g.pending) {
+        p->lead_since = 0; /* this node is committing that transaction right now */
+        return;
+    }
     if (p->st == P_UNKNOWN || p->st == P_DOWN) {
         p->st = P_UP;
     }
@@ -1376,17 +1387,26 @@ on_cluster(struct chorus_conn *c, const struct chorus_event *ev, void *arg)
                                           " only, the change is %" PRIu64 ": it re-syncs",
                                           g.id, oldv, newv);
             }
+            pthread_mutex_lock(&g.mu);
+            g.pending = newv;
+            pthread_mutex_unlock(&g.mu);
         }
         return CHORUS_OK;
     case CHORUS_EV_COMMIT:
+        pthread_mutex_lock(&g.mu);
         if (has) {
-            pthread_mutex_lock(&g.mu);
             g.txid = newv;
-            pthread_mutex_unlock(&g.mu);
         }
+        g.pending = 0;
+        pthread_mutex_unlock(&g.mu);
         if (ev->diff) {
             reload_if_cluster(ev->diff);
         }
+        return CHORUS_OK;
+    case CHORUS_EV_ABORT:
+        pthread_mutex_lock(&g.mu);
+        g.pending = 0;
+        pthread_mutex_unlock(&g.mu);
         return CHORUS_OK;
     default:
         return CHORUS_OK;
