@@ -141,10 +141,10 @@ cl stop >/dev/null 2>&1
     echo "| 100k-route edit-config, 3 nodes / 1 node ≤ 2× | ${r}× | $(yes "$r" 2 le) |"
     echo "| join of a node to a cluster holding 1M routes ≤ 15 s | ${jm} ms | $(yes "${jm:--}" 15000 le) |"
     echo
-    echo "Where the time goes: every replicated transaction costs each peer's synchronizer three"
-    echo "events (hook, PREPARE, COMMIT) whose diffs libchorus parses although it needs only the"
-    echo "cluster transaction id, and about seven round trips to each peer (lock, transaction,"
-    echo "write, prepare, unlock, commit, finish); with 3 nodes, six processes share the 2 cores."
+    echo "Where the time goes: a small commit costs about seven round trips to each peer (lock,"
+    echo "transaction, write, prepare, unlock, commit, finish), a thread per peer per phase, and the"
+    echo "originator's hook, PREPARE and COMMIT events; with 3 nodes, six processes share the 2"
+    echo "cores."
     echo "The 1-node cluster is the baseline of the ratios: a chorusd without a synchronizer is"
     echo "faster still (docs/cluster.md)."
     echo
