@@ -25,28 +25,13 @@ COMMITS=$BUILD/bench/bench_commits
 NCB=$BUILD/bench/bench_nc
 CTL=$BUILD/chorusctl
 REPS=${BENCH_REPS:-3}
-T=$(mktemp -d /tmp/chorus-bench-cluster.XXXXXX)
+T=$(mktemp -d) # removed on exit
 if [ -n "${BENCH_QUICK:-}" ]; then
     NCOMMITS=1000 EDITK=100000 JOINS="100000"
 else
     NCOMMITS=3000 EDITK=100000 JOINS="100000 1000000"
 fi
-OFF=$(/usr/bin/python3 - <<'EOF'
-import random, socket
-for _ in range(500):
-    off = random.randrange(10000, 22000, 100)
-    ss = []
-    try:
-        for i in range(6):
-            for b in (4565, 2022, 2023):
-                s = socket.socket(); s.bind(("127.0.0.1", b + 10 * i + off)); ss.append(s)
-        print(off); break
-    except OSError:
-        pass
-    finally:
-        for s in ss: s.close()
-EOF
-)
+OFF=$("$CLUSTER" free-offset) || exit 1
 RUN=0
 cl() { "$CLUSTER" "$@" --dir "$T/c$RUN" --port-offset "$OFF"; }
 fresh() { # N ROUTES: a new cluster

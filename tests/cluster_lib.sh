@@ -15,24 +15,9 @@ SUB="$CHORUS_BUILD/tests/sub_client"
 R=/routes:active-cfg/routes/route
 export CHORUS_BUILD
 
-# A port offset whose ports (IPC, SSH, TCP of 6 nodes) are free, below the kernel's ephemeral
-# range so that other tests' free_port never hands them out meanwhile.
-pick_offset() {
-    /usr/bin/python3 - <<'EOF'
-import random, socket
-for _ in range(200):
-    off = random.randrange(10000, 22000, 100)
-    ports = [b + 10 * i + off for i in range(6) for b in (4565, 2022, 2023)]
-    try:
-        ss = []
-        for p in ports:
-            s = socket.socket(); s.bind(("127.0.0.1", p)); ss.append(s)
-        for s in ss: s.close()
-        print(off); break
-    except OSError:
-        for s in ss: s.close()
-EOF
-}
+# A port offset whose ports are free, below the kernel's ephemeral range so that other tests'
+# free_port never hands them out meanwhile (cluster.sh free-offset).
+pick_offset() { "$CLUSTER" free-offset; }
 OFF=$(pick_offset)
 [ -n "$OFF" ] || die "no free port range"
 CDIR=$T/cl

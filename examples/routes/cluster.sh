@@ -15,6 +15,9 @@
 #   cluster.sh restart I    start node I again on its database (it re-syncs first)
 #   cluster.sh stop         stop every process this script started
 #   cluster.sh port I [ipc|ssh|tcp]   print a port of node I
+#   cluster.sh free-offset [--prefer OFF]   print a port offset whose ports (6 nodes) are all
+#                           free now: OFF first if given, else a random one in 10000..21900,
+#                           below the kernel's ephemeral range
 #
 # The cluster's state (ports, process ids) lives in DIR (default ./var/cluster, or
 # $CHORUS_CLUSTER_DIR); later commands find it there: pass the same --dir to each of them.
@@ -117,8 +120,30 @@ stop_node() {
 }
 
 cmd=${1:-}
-[ -n "$cmd" ] || die "usage: cluster.sh start|join|leave|status|kill|restart|stop|port ..."
+[ -n "$cmd" ] || die "usage: cluster.sh start|join|leave|status|kill|restart|stop|port|free-offset ..."
 shift
+if [ "$cmd" = free-offset ]; then
+    [ "${1:-}" != --prefer ] || [ -n "${2:-}" ] || die "usage: cluster.sh free-offset [--prefer OFF]"
+    exec /usr/bin/python3 - "${2:-}" <<'PY'
+import random, socket, sys
+tries = ([int(sys.argv[1])] if sys.argv[1] else []) + [random.randrange(10000, 22000, 100)
+                                                      for _ in range(500)]
+for off in tries:
+    ss = []
+    try:
+        for i in range(6):
+            for b in (4565, 2022, 2023):
+                s = socket.socket(); s.bind(("127.0.0.1", b + 10 * i + off)); ss.append(s)
+        print(off)
+        sys.exit(0)
+    except OSError:
+        pass
+    finally:
+        for s in ss:
+            s.close()
+sys.exit("cluster.sh: no free port offset")
+PY
+fi
 args=()
 while [ $# -gt 0 ]; do
     case $1 in

@@ -15,21 +15,7 @@ DIR=$(mktemp -d /tmp/chorus-demo.XXXXXX)
 R="/routes:active-cfg/routes/route"
 
 # the documented ports (IPC 4565+10i, SSH 2022+10i, TCP 2023+10i) unless they are taken
-OFF=${CHORUS_DEMO_OFFSET:-$(/usr/bin/python3 - <<'EOF'
-import socket
-for off in [0] + list(range(20000, 30000, 100)):
-    try:
-        ss = []
-        for i in range(4):
-            for b in (4565, 2022, 2023):
-                s = socket.socket(); s.bind(("127.0.0.1", b + 10 * i + off)); ss.append(s)
-        print(off); break
-    except OSError:
-        pass
-    finally:
-        for s in ss: s.close()
-EOF
-)}
+OFF=${CHORUS_DEMO_OFFSET:-$("$HERE/cluster.sh" free-offset --prefer 0)}
 cl() { "$HERE/cluster.sh" "$@" --dir "$DIR" --port-offset "$OFF"; }
 ipc() { echo $((4565 + 10 * $1 + OFF)); }
 ssh() { echo $((2022 + 10 * $1 + OFF)); }

@@ -1000,6 +1000,19 @@ abort_peers(void)
     }
 }
 
+/* A peer that failed in a transaction for a reason of its own (unreachable, behind): the
+ * transaction goes on without it; it leaves the voting set until heartbeats bring it back. */
+static void
+leave_out(int id, uint64_t txid, enum pstate st, const char *why)
+{
+    struct peer *p = &g.peers[id];
+
+    logm("node %d (%s) left out of transaction %" PRIu64 ": %s", id, p->target, txid, p->msg);
+    peer_drop_conn(p);
+    p->in = false;
+    mark_peer(id, st, why);
+}
+
 /* PREPARE of a transaction of this node: the change set on every peer in the voting set. */
 static enum chorus_err
 cluster_prepare(struct chorus_conn *c, const struct chorus_event *ev, const char *data,
@@ -1029,10 +1042,7 @@ cluster_prepare(struct chorus_conn *c, const struct chorus_event *ev, const char
             continue;
         }
         if (transport_err(rc) || rc == CHORUS_ERR_STATE) {
-            logm("node %d (%s) left out of transaction %" PRIu64 ": %s", id, p->target, ev->txid,
-                 p->msg);
-            peer_drop_conn(p);
-            mark_peer(id, P_DOWN, "unreachable");
+            leave_out(id, ev->txid, P_DOWN, "unreachable");
             continue;
         }
         /* busy */
@@ -1067,17 +1077,9 @@ cluster_prepare(struct chorus_conn *c, const struct chorus_event *ev, const char
             continue;
         }
         if (transport_err(p->err)) {
-            logm("node %d (%s) left out of transaction %" PRIu64 ": %s", i, p->target, ev->txid,
-                 p->msg);
-            peer_drop_conn(p);
-            p->in = false;
-            mark_peer(i, P_DOWN, "unreachable");
+            leave_out(i, ev->txid, P_DOWN, "unreachable");
         } else if (p->etag && !strcmp(p->etag, "cluster-peer-behind")) {
-            logm("node %d (%s) left out of transaction %" PRIu64 ": %s", i, p->target, ev->txid,
-                 p->msg);
-            peer_drop_conn(p);
-            p->in = false;
-            mark_peer(i, P_BEHIND, "missed a cluster transaction");
+            leave_out(i, ev->txid, P_BEHIND, "missed a cluster transaction");
         } else if (veto < 0) {
             veto = i;
         }
